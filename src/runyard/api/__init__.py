@@ -1,0 +1,1 @@
+"""HTTP: decode requests, call a service, render MLflow's JSON. Nothing else."""

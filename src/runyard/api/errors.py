@@ -1,0 +1,53 @@
+"""The one place failures become HTTP responses in MLflow's error JSON."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+import msgspec
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from runyard.errors import MlflowError
+
+log = logging.getLogger("runyard.api")
+
+
+def error_response(exc: MlflowError) -> Response:
+    return Response(
+        msgspec.json.encode(exc.to_json()), status_code=exc.status, media_type="application/json"
+    )
+
+
+async def handle_mlflow_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, MlflowError)
+    return error_response(exc)
+
+
+async def handle_http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 404:
+        err = MlflowError(
+            f"No API endpoint matches {request.method} {request.url.path}", "ENDPOINT_NOT_FOUND"
+        )
+        return error_response(err)
+    if exc.status_code == 405:
+        err = MlflowError(
+            f"The method {request.method} is not allowed for {request.url.path}", "BAD_REQUEST"
+        )
+        resp = error_response(err)
+        resp.status_code = 405
+        return resp
+    return error_response(MlflowError(str(exc.detail), "BAD_REQUEST"))
+
+
+async def handle_unexpected(request: Request, exc: Exception) -> Response:
+    request_id = uuid.uuid4().hex[:12]
+    log.exception(
+        "unhandled error, request_id=%s %s %s", request_id, request.method, request.url.path
+    )
+    return error_response(
+        MlflowError(f"Internal server error (request id {request_id}); see the server log.")
+    )

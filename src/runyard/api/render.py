@@ -1,0 +1,124 @@
+"""Entities to MLflow's proto-JSON: snake_case, unset fields omitted, int64 as numbers."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from runyard.domain.entities import (
+    DatasetInput,
+    Experiment,
+    Metric,
+    Param,
+    Run,
+    RunInfo,
+    Tag,
+)
+
+WORKSPACE = "default"
+
+
+def _compact(d: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in d.items() if v is not None}
+
+
+def tags(items: list[Tag]) -> list[dict[str, str]]:
+    return [{"key": t.key, "value": t.value} for t in items]
+
+
+def params(items: list[Param]) -> list[dict[str, str]]:
+    return [{"key": p.key, "value": p.value} for p in items]
+
+
+def metric_value(m: Metric) -> float | str:
+    # NaN is not JSON: proto-JSON spells it as a string, and so does MLflow.
+    if m.is_nan or math.isnan(m.value):
+        return "NaN"
+    if math.isinf(m.value):
+        return "Infinity" if m.value > 0 else "-Infinity"
+    return m.value
+
+
+def metric(m: Metric, with_run: bool = False) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "key": m.key,
+        "value": metric_value(m),
+        "timestamp": m.timestamp,
+        "step": m.step,
+    }
+    if with_run and m.run_id is not None:
+        out["run_id"] = m.run_id
+    return out
+
+
+def experiment(e: Experiment) -> dict[str, Any]:
+    out = _compact(
+        {
+            "experiment_id": str(e.experiment_id),
+            "name": e.name,
+            "artifact_location": e.artifact_location,
+            "lifecycle_stage": e.lifecycle_stage,
+            "last_update_time": e.last_update_time,
+            "creation_time": e.creation_time,
+        }
+    )
+    if e.tags:
+        out["tags"] = tags(e.tags)
+    out["workspace"] = WORKSPACE
+    return out
+
+
+def run_info(i: RunInfo) -> dict[str, Any]:
+    return _compact(
+        {
+            "run_uuid": i.run_id,
+            "experiment_id": str(i.experiment_id),
+            "run_name": i.run_name,
+            "user_id": i.user_id,
+            "status": i.status,
+            "start_time": i.start_time,
+            "end_time": i.end_time,
+            "artifact_uri": i.artifact_uri,
+            "lifecycle_stage": i.lifecycle_stage,
+            "run_id": i.run_id,
+        }
+    )
+
+
+def _dataset_input(d: DatasetInput) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if d.tags:
+        out["tags"] = tags(d.tags)
+    ds = d.dataset
+    out["dataset"] = _compact(
+        {
+            "name": ds.name,
+            "digest": ds.digest,
+            "source_type": ds.source_type,
+            "source": ds.source,
+            "schema": ds.schema,
+            "profile": ds.profile,
+        }
+    )
+    return out
+
+
+def run(r: Run) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    if r.metrics:
+        data["metrics"] = [metric(m) for m in r.metrics]
+    if r.params:
+        data["params"] = params(r.params)
+    if r.tags:
+        data["tags"] = tags(r.tags)
+    inputs: dict[str, Any] = {}
+    if r.dataset_inputs:
+        inputs["dataset_inputs"] = [_dataset_input(d) for d in r.dataset_inputs]
+    if r.model_inputs:
+        inputs["model_inputs"] = [{"model_id": m.model_id} for m in r.model_inputs]
+    outputs: dict[str, Any] = {}
+    if r.model_outputs:
+        outputs["model_outputs"] = [
+            _compact({"model_id": m.model_id, "step": m.step}) for m in r.model_outputs
+        ]
+    return {"info": run_info(r.info), "data": data, "inputs": inputs, "outputs": outputs}

@@ -1,0 +1,48 @@
+"""The application factory: settings in, ASGI app out."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+
+from runyard.api.errors import handle_http_error, handle_mlflow_error, handle_unexpected
+from runyard.api.routes import routes
+from runyard.errors import MlflowError
+from runyard.services import bootstrap
+from runyard.services.context import Ctx
+from runyard.settings import Settings, normalize_db_uri
+
+
+def create_app(settings: Settings) -> Starlette:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        ctx = open_context(settings)
+        app.state.ctx = ctx
+        try:
+            yield
+        finally:
+            ctx.db.dispose()
+
+    return Starlette(
+        routes=routes(),
+        lifespan=lifespan,
+        exception_handlers={
+            MlflowError: handle_mlflow_error,
+            HTTPException: handle_http_error,
+            Exception: handle_unexpected,
+        },
+    )
+
+
+def open_context(settings: Settings) -> Ctx:
+    """Connect to the metadata store, refusing a schema runyard does not serve."""
+    uri = normalize_db_uri(settings.backend_store_uri)
+    if uri.startswith("sqlite:///") and not uri.startswith("sqlite:////"):
+        Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    return bootstrap.open_store(
+        uri, settings.default_artifact_root, settings.db_pool_size, settings.db_max_overflow
+    )

@@ -1,0 +1,19 @@
+"""The ``runyard`` command line."""
+
+from __future__ import annotations
+
+import click
+
+from runyard import __version__
+from runyard.cli.db import db
+from runyard.cli.server import server
+
+
+@click.group()
+@click.version_option(__version__, prog_name="runyard")
+def main() -> None:
+    """runyard: an experiment-tracking server that speaks MLflow's REST protocol."""
+
+
+main.add_command(server)
+main.add_command(db)

@@ -1,0 +1,37 @@
+"""``runyard server``: flags modelled on ``mlflow server``."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from runyard.errors import SchemaMismatch
+from runyard.settings import SettingsError, load_settings
+
+
+@click.command()
+@click.option(
+    "--backend-store-uri", help="Metadata database URI (sqlite:///... or postgresql://...)."
+)
+@click.option("--default-artifact-root", help="Artifact root for new experiments.")
+@click.option("--artifacts-destination", help="Where proxied artifacts are stored.")
+@click.option("-h", "--host", help="Address to listen on (default 127.0.0.1).")
+@click.option("-p", "--port", type=int, help="Port to listen on (default 5000).")
+@click.option("-w", "--workers", type=int, help="Worker processes (default 1).")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), help="TOML config file.")
+@click.option("--log-level", help="Log level for the server (default info).")
+def server(config_file: str | None, **flags: Any) -> None:
+    """Serve the tracking API."""
+    from runyard.serve import serve  # imported late: keeps `runyard --help` fast
+
+    try:
+        settings = load_settings(flags, config_file=config_file)
+    except SettingsError as exc:
+        raise click.UsageError(str(exc)) from exc
+    try:
+        serve(settings)
+    except SchemaMismatch as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(1)

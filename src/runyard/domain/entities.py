@@ -1,0 +1,102 @@
+"""MLflow's tracking entities as plain, immutable values."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+ACTIVE = "active"
+DELETED = "deleted"
+
+RUN_STATUSES = ("RUNNING", "SCHEDULED", "FINISHED", "FAILED", "KILLED")
+VIEW_TYPES = ("ACTIVE_ONLY", "DELETED_ONLY", "ALL")
+
+
+@dataclass(frozen=True, slots=True)
+class Tag:
+    key: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class Param:
+    key: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class Metric:
+    key: str
+    value: float
+    timestamp: int
+    step: int
+    is_nan: bool = False
+    run_id: str | None = None
+    model_id: str | None = None
+    dataset_name: str | None = None
+    dataset_digest: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Experiment:
+    experiment_id: int
+    name: str
+    artifact_location: str | None
+    lifecycle_stage: str
+    creation_time: int | None
+    last_update_time: int | None
+    tags: list[Tag] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class RunInfo:
+    run_id: str
+    run_name: str | None
+    experiment_id: int
+    user_id: str | None
+    status: str
+    start_time: int | None
+    end_time: int | None
+    artifact_uri: str | None
+    lifecycle_stage: str
+
+
+@dataclass(frozen=True, slots=True)
+class Dataset:
+    name: str
+    digest: str
+    source_type: str
+    source: str
+    schema: str | None = None
+    profile: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DatasetInput:
+    dataset: Dataset
+    tags: list[Tag] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class ModelIO:
+    model_id: str
+    step: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    info: RunInfo
+    metrics: list[Metric] = field(default_factory=list)
+    params: list[Param] = field(default_factory=list)
+    tags: list[Tag] = field(default_factory=list)
+    dataset_inputs: list[DatasetInput] = field(default_factory=list)
+    model_inputs: list[ModelIO] = field(default_factory=list)
+    model_outputs: list[ModelIO] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    items: list[T]
+    next_page_token: str | None = None

@@ -1,0 +1,243 @@
+"""MLflow's limits and naming rules: the only place they live.
+
+Messages reproduce MLflow's word for word, because clients and users match on them.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import posixpath
+import re
+from collections.abc import Iterable, Sequence
+
+from runyard.domain.entities import DatasetInput, Metric, Param, Tag
+from runyard.errors import InvalidParameterValue
+
+MAX_PARAMS_TAGS_PER_BATCH = 100
+MAX_METRICS_PER_BATCH = 1000
+MAX_ENTITIES_PER_BATCH = 1000
+MAX_PARAM_VAL_LENGTH = 6000
+MAX_TAG_VAL_LENGTH = 8000
+MAX_EXPERIMENT_NAME_LENGTH = 500
+MAX_EXPERIMENT_TAG_KEY_LENGTH = 250
+MAX_EXPERIMENT_TAG_VAL_LENGTH = 20000
+MAX_ENTITY_KEY_LENGTH = 250
+MAX_EXPERIMENTS_LISTED_PER_PAGE = 50000
+SEARCH_MAX_RESULTS_THRESHOLD = 50000
+MAX_DATASET_NAME_SIZE = 500
+MAX_DATASET_DIGEST_SIZE = 36
+MAX_DATASET_SCHEMA_SIZE = 1048575
+MAX_DATASET_SOURCE_SIZE = 65535
+MAX_DATASET_PROFILE_SIZE = 16777215
+MAX_INPUT_TAG_KEY_SIZE = 255
+MAX_INPUT_TAG_VALUE_SIZE = 500
+MAX_RESULTS_GET_METRIC_HISTORY = 25000
+MAX_RUNS_GET_METRIC_HISTORY_BULK = 100
+MAX_RESULTS_BULK_INTERVAL = 2500
+ARTIFACT_LOCATION_MAX_LENGTH = 256
+
+# MLflow stores ±inf as the largest finite doubles (SqlAlchemyStore.sanitize_metric_value).
+FLOAT_MAX = 1.7976931348623157e308
+
+_NAME_RE = re.compile(r"^[/\w.\- :]*$")
+_RUN_ID_RE = re.compile(r"^[a-zA-Z0-9][\w\-]{0,255}$")
+_BAD_CHARACTERS = (
+    "Names may only contain alphanumerics, underscores (_), dashes (-), periods (.),"
+    " spaces ( ), colon(:) and slashes (/)."
+)
+
+
+def invalid_value(path: str, value: object, message: str | None = None) -> str:
+    shown = _format_value(value)
+    if message:
+        return f"Invalid value {shown} for parameter '{path}' supplied: {message}"
+    return f"Invalid value {shown} for parameter '{path}' supplied."
+
+
+def _format_value(value: object) -> str:
+    # MLflow shows the offending value as compact, key-sorted JSON.
+    try:
+        return json.dumps(value, sort_keys=True, separators=(",", ":"))
+    except (TypeError, ValueError):
+        return repr(value)
+
+
+def exceeds_maximum_length(path: str, limit: int) -> str:
+    return f"'{path}' exceeds the maximum length of {limit} characters"
+
+
+def _bad_path_message(name: str) -> str:
+    return (
+        "Names may be treated as files in certain cases, and must not resolve to other names"
+        f" when treated as such. This name would resolve to {posixpath.normpath(name)!r}"
+    )
+
+
+def _path_not_unique(name: str) -> bool:
+    norm = posixpath.normpath(name)
+    return norm != name or norm == "." or norm.startswith("..") or norm.startswith("/")
+
+
+def validate_key_name(name: str, path: str) -> None:
+    """Metric, param and tag keys: a safe character set that cannot escape as a file path."""
+    if not _NAME_RE.match(name):
+        raise InvalidParameterValue(invalid_value(path, name, _BAD_CHARACTERS))
+    if _path_not_unique(name):
+        raise InvalidParameterValue(invalid_value(path, name, _bad_path_message(name)))
+
+
+def _limit(entity: str, limit: int, value: str, *, truncate: bool = False) -> str:
+    if len(value) <= limit:
+        return value
+    if truncate:
+        # MLflow truncates over-long param and tag values by default (MLFLOW_TRUNCATE_LONG_VALUES).
+        return value[:limit]
+    raise InvalidParameterValue(exceeds_maximum_length(entity, limit))
+
+
+def join_path(prefix: str, name: str) -> str:
+    if not prefix:
+        return name
+    return f"{prefix}{name}" if name.startswith("[") else f"{prefix}.{name}"
+
+
+def validate_param(param: Param, path: str = "") -> Param:
+    validate_key_name(param.key, join_path(path, "key"))
+    key = _limit("Param key", MAX_ENTITY_KEY_LENGTH, param.key)
+    return Param(key, _limit("Param value", MAX_PARAM_VAL_LENGTH, param.value, truncate=True))
+
+
+def validate_tag(tag: Tag, path: str = "") -> Tag:
+    validate_key_name(tag.key, join_path(path, "key"))
+    key = _limit(join_path(path, "key"), MAX_ENTITY_KEY_LENGTH, tag.key)
+    value = _limit(join_path(path, "value"), MAX_TAG_VAL_LENGTH, tag.value, truncate=True)
+    return Tag(key, value)
+
+
+def validate_experiment_tag(tag: Tag) -> None:
+    validate_key_name(tag.key, "key")
+    _limit("key", MAX_EXPERIMENT_TAG_KEY_LENGTH, tag.key)
+    _limit("value", MAX_EXPERIMENT_TAG_VAL_LENGTH, tag.value)
+
+
+def validate_metric(metric: Metric, path: str = "") -> None:
+    validate_key_name(metric.key, join_path(path, "name"))
+    if metric.timestamp < 0:
+        raise InvalidParameterValue(
+            invalid_value(
+                join_path(path, "timestamp"),
+                metric.timestamp,
+                f"metric '{metric.key}' (value={metric.value}). "
+                "Timestamp must be a nonnegative long (64-bit integer) ",
+            )
+        )
+    _limit("Metric name", MAX_ENTITY_KEY_LENGTH, metric.key)
+
+
+def sanitize_metric_value(value: float) -> tuple[float, bool]:
+    """Return the value to store and whether it is NaN, as MLflow stores them."""
+    if math.isnan(value):
+        return 0.0, True
+    if math.isinf(value):
+        return (FLOAT_MAX if value > 0 else -FLOAT_MAX), False
+    return value, False
+
+
+def validate_batch_limits(n_metrics: int, n_params: int, n_tags: int) -> None:
+    _batch_limit("metrics", MAX_METRICS_PER_BATCH, n_metrics)
+    _batch_limit("params", MAX_PARAMS_TAGS_PER_BATCH, n_params)
+    _batch_limit("tags", MAX_PARAMS_TAGS_PER_BATCH, n_tags)
+    _batch_limit("metrics, params, and tags", MAX_ENTITIES_PER_BATCH, n_metrics + n_params + n_tags)
+
+
+def _batch_limit(entity: str, limit: int, length: int) -> None:
+    if length > limit:
+        raise InvalidParameterValue(
+            f"A batch logging request can contain at most {limit} {entity}. "
+            f"Got {length} {entity}. Please split up {entity} across multiple"
+            " requests and try again."
+        )
+
+
+def validate_param_keys_unique(params: Sequence[Param]) -> None:
+    seen: set[str] = set()
+    dupes: list[str] = []
+    for p in params:
+        if p.key in seen:
+            dupes.append(p.key)
+        seen.add(p.key)
+    if dupes:
+        raise InvalidParameterValue(
+            f"Duplicate parameter keys have been submitted: {dupes}. Please ensure "
+            "the request contains only one param value per param key."
+        )
+
+
+def validate_run_id(run_id: str, path: str = "run_id") -> None:
+    if _RUN_ID_RE.match(run_id) is None:
+        raise InvalidParameterValue(invalid_value(path, run_id))
+
+
+def validate_experiment_name(name: str | None) -> str:
+    if not name:
+        raise InvalidParameterValue(f"Invalid experiment name: '{name or ''}'")
+    if len(name) > MAX_EXPERIMENT_NAME_LENGTH:
+        raise InvalidParameterValue(exceeds_maximum_length("name", MAX_EXPERIMENT_NAME_LENGTH))
+    return name
+
+
+def parse_experiment_id(experiment_id: object) -> int:
+    try:
+        return int(str(experiment_id))
+    except ValueError:
+        raise InvalidParameterValue(
+            f"Invalid experiment ID '{experiment_id}'. Experiment ID must be a valid integer."
+        ) from None
+
+
+def validate_artifact_location(location: str) -> None:
+    if location.startswith("runs:"):
+        raise InvalidParameterValue(
+            f"Artifact location cannot be a runs:/ URI. Given: '{location}'"
+        )
+    if len(location) > ARTIFACT_LOCATION_MAX_LENGTH:
+        raise InvalidParameterValue(
+            f"Invalid artifact path length. The length of the artifact path cannot be "
+            f"greater than {ARTIFACT_LOCATION_MAX_LENGTH} characters. To configure this limit, "
+            "please set the MLFLOW_ARTIFACT_LOCATION_MAX_LENGTH environment variable."
+        )
+
+
+def validate_dataset_inputs(inputs: Iterable[DatasetInput]) -> None:
+    for item in inputs:
+        d = item.dataset
+        for label, value, limit in (
+            ("name", d.name, MAX_DATASET_NAME_SIZE),
+            ("digest", d.digest, MAX_DATASET_DIGEST_SIZE),
+            ("source", d.source, MAX_DATASET_SOURCE_SIZE),
+            ("schema", d.schema, MAX_DATASET_SCHEMA_SIZE),
+            ("profile", d.profile, MAX_DATASET_PROFILE_SIZE),
+        ):
+            if value is not None and len(value) > limit:
+                raise InvalidParameterValue(exceeds_maximum_length(label, limit))
+        for tag in item.tags:
+            if len(tag.key) > MAX_INPUT_TAG_KEY_SIZE:
+                raise InvalidParameterValue(exceeds_maximum_length("key", MAX_INPUT_TAG_KEY_SIZE))
+            if len(tag.value) > MAX_INPUT_TAG_VALUE_SIZE:
+                raise InvalidParameterValue(
+                    exceeds_maximum_length("value", MAX_INPUT_TAG_VALUE_SIZE)
+                )
+
+
+def validate_max_results(value: int, limit: int, *, allow_zero: bool = False) -> None:
+    if value < (0 if allow_zero else 1):
+        raise InvalidParameterValue(
+            f"Invalid value {value} for parameter 'max_results' supplied. It must be "
+            "a positive integer"
+        )
+    if value > limit:
+        raise InvalidParameterValue(
+            f"Invalid value {value} for parameter 'max_results' supplied. It must be at "
+            f"most {limit}"
+        )

@@ -1,0 +1,1 @@
+"""All SQL lives here: SQLAlchemy Core over MLflow's own table layout."""

@@ -1,0 +1,161 @@
+"""Engines, transactions and the seam where database errors become MLflow errors.
+
+SQLite: WAL, one writer at a time (an in-process lock plus ``BEGIN IMMEDIATE`` and a long
+busy timeout across processes), so "database is locked" never reaches a client.
+PostgreSQL: psycopg 3 with a bounded, pre-pinged pool.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from runyard.errors import TemporarilyUnavailable
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+_SQLITE_BUSY_MS = 30_000
+_RETRIES = 5
+
+
+def _is_transient(exc: DBAPIError) -> bool:
+    """Lock timeouts, serialization failures and deadlocks: safe to retry the transaction."""
+    text = str(exc.orig).lower()
+    if "database is locked" in text or "database is busy" in text:
+        return True
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    return sqlstate in ("40001", "40P01")
+
+
+class Database:
+    """One metadata database: its engine and how transactions are opened on it."""
+
+    def __init__(self, url: str, pool_size: int = 5, max_overflow: int = 5) -> None:
+        self.url = url
+        self.engine = make_engine(url, pool_size, max_overflow)
+        self.dialect = self.engine.dialect.name
+        self._write_lock = threading.Lock() if self.dialect == "sqlite" else None
+
+    @contextmanager
+    def _write_conn(self) -> Iterator[Connection]:
+        if self._write_lock is None:
+            with self.engine.begin() as conn:
+                yield conn
+            return
+        with self._write_lock, self.engine.connect() as conn:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.exec_driver_sql("ROLLBACK")
+                raise
+            conn.exec_driver_sql("COMMIT")
+
+    @contextmanager
+    def _read_conn(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn:
+            if self._write_lock is not None:
+                conn.exec_driver_sql("BEGIN")
+            try:
+                yield conn
+            finally:
+                if self._write_lock is not None:
+                    conn.exec_driver_sql("ROLLBACK")
+
+    def write(self, fn: Callable[[Connection], T]) -> T:
+        """Run ``fn`` in one write transaction, retried on transient lock/serialization errors."""
+        return self._run(self._write_conn, fn)
+
+    def read(self, fn: Callable[[Connection], T]) -> T:
+        """Run ``fn`` on a consistent read snapshot."""
+        return self._run(self._read_conn, fn)
+
+    def _run(self, opener: Callable[[], Any], fn: Callable[[Connection], T]) -> T:
+        for attempt in range(_RETRIES):
+            try:
+                with opener() as conn:
+                    return fn(conn)
+            except DBAPIError as exc:
+                if not _is_transient(exc) or attempt == _RETRIES - 1:
+                    if _is_transient(exc) or isinstance(exc, OperationalError):
+                        raise TemporarilyUnavailable(
+                            "The metadata database is busy or unreachable; retry the request."
+                        ) from exc
+                    raise
+                time.sleep(0.05 * (attempt + 1))
+        raise AssertionError("unreachable")
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def make_engine(url: str, pool_size: int = 5, max_overflow: int = 5) -> Engine:
+    if url.startswith("sqlite"):
+        engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        event.listen(engine, "connect", _sqlite_on_connect)
+        return engine
+    return sa.create_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        pool_pre_ping=True,
+        pool_recycle=1800,
+    )
+
+
+def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:
+    # Autocommit at the driver level: runyard issues BEGIN/COMMIT itself, so that write
+    # transactions can start with BEGIN IMMEDIATE and never deadlock on lock upgrade.
+    dbapi_conn.isolation_level = None
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute(f"PRAGMA busy_timeout={_SQLITE_BUSY_MS}")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.close()
+
+
+def insert_ignore(conn: Connection, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert rows, silently skipping ones whose primary key already exists."""
+    if not rows:
+        return
+    stmt = _dialect_insert(conn, table).on_conflict_do_nothing()
+    conn.execute(stmt, list(rows))
+
+
+def upsert(
+    conn: Connection,
+    table: sa.Table,
+    rows: Sequence[dict[str, Any]],
+    keys: Sequence[str],
+    where: Callable[[Any], Any] | None = None,
+) -> None:
+    """Insert rows or overwrite the non-key columns of existing ones (optionally only ``where``)."""
+    if not rows:
+        return
+    stmt = _dialect_insert(conn, table)
+    updates = {c: stmt.excluded[c] for c in rows[0] if c not in keys}
+    cond = where(stmt.excluded) if where is not None else None
+    conn.execute(
+        stmt.on_conflict_do_update(index_elements=list(keys), set_=updates, where=cond),
+        list(rows),
+    )
+
+
+def _dialect_insert(conn: Connection, table: sa.Table) -> Any:
+    if conn.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    if conn.dialect.name == "sqlite":
+        return sqlite.insert(table)
+    raise NotImplementedError(f"unsupported database dialect: {conn.dialect.name}")

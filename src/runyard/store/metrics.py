@@ -1,0 +1,184 @@
+"""Metric history and the per-run "latest" value that search and get-run read."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from runyard.domain.entities import Metric
+from runyard.store.engine import insert_ignore, upsert
+from runyard.store.schema import latest_metrics, metrics
+
+_HISTORY_ORDER = (metrics.c.timestamp, metrics.c.step, metrics.c.value)
+
+
+def insert(conn: Connection, run_id: str, new: Sequence[Metric]) -> None:
+    """Append metrics (exact duplicates are ignored) and advance ``latest_metrics``.
+
+    ``new`` carries already-sanitised values (NaN stored as 0 with is_nan, inf clamped).
+    """
+    if not new:
+        return
+    rows = [
+        {
+            "key": m.key,
+            "value": m.value,
+            "timestamp": m.timestamp,
+            "step": m.step,
+            "is_nan": m.is_nan,
+            "run_uuid": run_id,
+        }
+        for m in new
+    ]
+    insert_ignore(conn, metrics, _unique(rows))
+    _advance_latest(conn, run_id, new)
+
+
+def _unique(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    seen: set[tuple[Any, ...]] = set()
+    out = []
+    for r in rows:
+        pk = (r["key"], r["timestamp"], r["step"], r["value"], r["is_nan"])
+        if pk not in seen:
+            seen.add(pk)
+            out.append(r)
+    return out
+
+
+def _advance_latest(conn: Connection, run_id: str, new: Sequence[Metric]) -> None:
+    # The latest value is the greatest (step, timestamp, value), not the last one written.
+    best: dict[str, Metric] = {}
+    for m in new:
+        cur = best.get(m.key)
+        if cur is None or (m.step, m.timestamp, m.value) > (cur.step, cur.timestamp, cur.value):
+            best[m.key] = m
+    rows = [
+        {
+            "key": m.key,
+            "run_uuid": run_id,
+            "value": m.value,
+            "timestamp": m.timestamp,
+            "step": m.step,
+            "is_nan": m.is_nan,
+        }
+        for m in sorted(best.values(), key=lambda m: m.key)  # fixed order: no deadlocks
+    ]
+    lm = latest_metrics
+
+    def newer(excluded: Any) -> Any:
+        return sa.tuple_(excluded.step, excluded.timestamp, excluded.value) > sa.tuple_(
+            lm.c.step, lm.c.timestamp, lm.c.value
+        )
+
+    upsert(conn, lm, rows, keys=("key", "run_uuid"), where=newer)
+
+
+def _to_metric(row: Any, key: str, with_run: bool = False) -> Metric:
+    return Metric(
+        key=key,
+        value=row.value,
+        timestamp=row.timestamp,
+        step=row.step,
+        is_nan=bool(row.is_nan),
+        run_id=row.run_uuid if with_run else None,
+    )
+
+
+def history(
+    conn: Connection, run_id: str, key: str, offset: int, limit: int | None
+) -> list[Metric]:
+    query = (
+        sa.select(metrics.c.value, metrics.c.timestamp, metrics.c.step, metrics.c.is_nan)
+        .where(metrics.c.run_uuid == run_id, metrics.c.key == key)
+        .order_by(*_HISTORY_ORDER)
+        .offset(offset)
+    )
+    if limit is not None:
+        query = query.limit(limit)
+    return [_to_metric(r, key) for r in conn.execute(query)]
+
+
+def history_bulk(conn: Connection, run_ids: Sequence[str], key: str, limit: int) -> list[Metric]:
+    query = (
+        sa.select(
+            metrics.c.run_uuid,
+            metrics.c.value,
+            metrics.c.timestamp,
+            metrics.c.step,
+            metrics.c.is_nan,
+        )
+        .where(metrics.c.run_uuid.in_(list(run_ids)), metrics.c.key == key)
+        .order_by(metrics.c.run_uuid, *_HISTORY_ORDER)
+        .limit(limit)
+    )
+    return [_to_metric(r, key, with_run=True) for r in conn.execute(query)]
+
+
+def sampled(
+    conn: Connection,
+    run_id: str,
+    key: str,
+    max_results: int,
+    step_range: tuple[int, int] | None,
+) -> list[Metric]:
+    """An even sample of at most ``max_results`` points, always ending at the last point.
+
+    Rows are split into ``max_results`` equal buckets (NTILE) and the first row of each is kept,
+    so the database returns O(max_results) rows however long the history is.
+    """
+    m = metrics.c
+    where = [m.run_uuid == run_id, m.key == key]
+    if step_range is not None:
+        where += [m.step >= step_range[0], m.step <= step_range[1]]
+    order = (m.step, m.timestamp, m.value, m.is_nan)
+    bucketed = (
+        sa.select(
+            m.value,
+            m.timestamp,
+            m.step,
+            m.is_nan,
+            sa.func.ntile(max_results).over(order_by=order).label("bucket"),
+        )
+        .where(*where)
+        .subquery()
+    )
+    b = bucketed.c
+    ranked = sa.select(
+        b.value,
+        b.timestamp,
+        b.step,
+        b.is_nan,
+        sa.func.row_number()
+        .over(partition_by=b.bucket, order_by=(b.step, b.timestamp, b.value, b.is_nan))
+        .label("rn"),
+    ).subquery()
+    r = ranked.c
+    rows = list(
+        conn.execute(
+            sa.select(r.value, r.timestamp, r.step, r.is_nan)
+            .where(r.rn == 1)
+            .order_by(r.step, r.timestamp, r.value, r.is_nan)
+        )
+    )
+    last = conn.execute(
+        sa.select(m.value, m.timestamp, m.step, m.is_nan)
+        .where(*where)
+        .order_by(*(c.desc() for c in order))
+        .limit(1)
+    ).first()
+    if last is not None and (not rows or _point(rows[-1]) != _point(last)):
+        if len(rows) >= max_results:
+            rows[-1] = last
+        else:
+            rows.append(last)
+    return [
+        Metric(key, row.value, row.timestamp, row.step, bool(row.is_nan), run_id=run_id)
+        for row in rows
+    ]
+
+
+def _point(row: Any) -> tuple[Any, ...]:
+    return (row.step, row.timestamp, None if row.is_nan else row.value, bool(row.is_nan))

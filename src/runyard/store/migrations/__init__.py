@@ -1,0 +1,1 @@
+"""runyard's alembic environment; loaded by alembic from this directory, not imported."""

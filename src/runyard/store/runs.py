@@ -1,0 +1,266 @@
+"""Runs, their params and tags, and loading whole runs in a fixed number of queries."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from runyard.domain.entities import (
+    Dataset,
+    DatasetInput,
+    Metric,
+    ModelIO,
+    Param,
+    Run,
+    RunInfo,
+    Tag,
+)
+from runyard.errors import ResourceDoesNotExist
+from runyard.store.engine import insert_ignore, upsert
+from runyard.store.schema import (
+    datasets,
+    input_tags,
+    inputs,
+    latest_metrics,
+    params,
+    runs,
+    tags,
+)
+
+_INFO_COLUMNS = (
+    runs.c.run_uuid,
+    runs.c.name,
+    runs.c.experiment_id,
+    runs.c.user_id,
+    runs.c.status,
+    runs.c.start_time,
+    runs.c.end_time,
+    runs.c.artifact_uri,
+    runs.c.lifecycle_stage,
+)
+
+
+def insert(conn: Connection, info: RunInfo, run_tags: Sequence[Tag]) -> None:
+    conn.execute(
+        runs.insert().values(
+            run_uuid=info.run_id,
+            name=info.run_name,
+            source_type="UNKNOWN",
+            source_name="",
+            entry_point_name="",
+            user_id=info.user_id,
+            status=info.status,
+            start_time=info.start_time,
+            end_time=None,
+            source_version="",
+            lifecycle_stage=info.lifecycle_stage,
+            artifact_uri=info.artifact_uri,
+            experiment_id=info.experiment_id,
+            deleted_time=None,
+        )
+    )
+    set_tags(conn, info.run_id, run_tags)
+
+
+def _info(row: Any) -> RunInfo:
+    return RunInfo(
+        run_id=row.run_uuid,
+        run_name=row.name,
+        experiment_id=int(row.experiment_id),
+        user_id=row.user_id,
+        status=row.status,
+        start_time=row.start_time,
+        end_time=row.end_time,
+        artifact_uri=row.artifact_uri,
+        lifecycle_stage=row.lifecycle_stage,
+    )
+
+
+def get_info(conn: Connection, run_id: str, *, lock: bool = False) -> RunInfo:
+    query = sa.select(*_INFO_COLUMNS).where(runs.c.run_uuid == run_id)
+    if lock and conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    row = conn.execute(query).first()
+    if row is None:
+        raise ResourceDoesNotExist(f"Run with id={run_id} not found")
+    return _info(row)
+
+
+def load(conn: Connection, run_ids: Sequence[str]) -> list[Run]:
+    """Whole runs in the order given, with a fixed number of set-based queries per chunk."""
+    found: dict[str, Run] = {}
+    ids = list(dict.fromkeys(run_ids))
+    for start in range(0, len(ids), _CHUNK):
+        found.update(_load_chunk(conn, ids[start : start + _CHUNK]))
+    return [found[i] for i in run_ids if i in found]
+
+
+# Bound the size of IN lists: SQLite caps bound parameters per statement.
+_CHUNK = 2000
+
+
+def _load_chunk(conn: Connection, ids: list[str]) -> dict[str, Run]:
+    infos = {
+        row.run_uuid: _info(row)
+        for row in conn.execute(sa.select(*_INFO_COLUMNS).where(runs.c.run_uuid.in_(ids)))
+    }
+    run_params: dict[str, list[Param]] = defaultdict(list)
+    param_rows = conn.execute(
+        sa.select(params.c.run_uuid, params.c.key, params.c.value).where(params.c.run_uuid.in_(ids))
+    )
+    for p in param_rows:
+        run_params[p.run_uuid].append(Param(p.key, p.value))
+    run_tags: dict[str, list[Tag]] = defaultdict(list)
+    tag_rows = conn.execute(
+        sa.select(tags.c.run_uuid, tags.c.key, tags.c.value).where(tags.c.run_uuid.in_(ids))
+    )
+    for t in tag_rows:
+        run_tags[t.run_uuid].append(Tag(t.key, t.value or ""))
+    run_metrics: dict[str, list[Metric]] = defaultdict(list)
+    lm = latest_metrics.c
+    metric_rows = conn.execute(
+        sa.select(lm.run_uuid, lm.key, lm.value, lm.timestamp, lm.step, lm.is_nan).where(
+            lm.run_uuid.in_(ids)
+        )
+    )
+    for m in metric_rows:
+        run_metrics[m.run_uuid].append(
+            Metric(m.key, m.value, m.timestamp or 0, m.step or 0, bool(m.is_nan))
+        )
+    dataset_inputs = _load_dataset_inputs(conn, ids)
+    model_inputs, model_outputs = _load_model_io(conn, ids)
+    return {
+        i: Run(
+            info=info,
+            metrics=sorted(run_metrics[i], key=lambda x: x.key),
+            params=sorted(run_params[i], key=lambda x: x.key),
+            tags=sorted(run_tags[i], key=lambda x: x.key),
+            dataset_inputs=dataset_inputs.get(i, []),
+            model_inputs=model_inputs.get(i, []),
+            model_outputs=model_outputs.get(i, []),
+        )
+        for i, info in infos.items()
+    }
+
+
+def _load_dataset_inputs(conn: Connection, ids: list[str]) -> dict[str, list[DatasetInput]]:
+    rows = conn.execute(
+        sa.select(
+            inputs.c.destination_id,
+            inputs.c.input_uuid,
+            datasets.c.name,
+            datasets.c.digest,
+            datasets.c.dataset_source_type,
+            datasets.c.dataset_source,
+            datasets.c.dataset_schema,
+            datasets.c.dataset_profile,
+        )
+        .join(datasets, datasets.c.dataset_uuid == inputs.c.source_id)
+        .where(
+            inputs.c.destination_type == "RUN",
+            inputs.c.source_type == "DATASET",
+            inputs.c.destination_id.in_(ids),
+        )
+        .order_by(datasets.c.name, datasets.c.digest)
+    ).all()
+    if not rows:
+        return {}
+    tag_map: dict[str, list[Tag]] = defaultdict(list)
+    for t in conn.execute(
+        sa.select(input_tags.c.input_uuid, input_tags.c.name, input_tags.c.value).where(
+            input_tags.c.input_uuid.in_([r.input_uuid for r in rows])
+        )
+    ):
+        tag_map[t.input_uuid].append(Tag(t.name, t.value))
+    result: dict[str, list[DatasetInput]] = defaultdict(list)
+    for r in rows:
+        dataset = Dataset(
+            r.name,
+            r.digest,
+            r.dataset_source_type,
+            r.dataset_source,
+            r.dataset_schema,
+            r.dataset_profile,
+        )
+        result[r.destination_id].append(DatasetInput(dataset, tag_map.get(r.input_uuid, [])))
+    return result
+
+
+def _load_model_io(
+    conn: Connection, ids: list[str]
+) -> tuple[dict[str, list[ModelIO]], dict[str, list[ModelIO]]]:
+    """LoggedModel links: RUN_INPUT -> MODEL_INPUT and RUN_OUTPUT -> MODEL_OUTPUT rows."""
+    model_inputs: dict[str, list[ModelIO]] = defaultdict(list)
+    model_outputs: dict[str, list[ModelIO]] = defaultdict(list)
+    rows = conn.execute(
+        sa.select(
+            inputs.c.source_type,
+            inputs.c.source_id,
+            inputs.c.destination_type,
+            inputs.c.destination_id,
+            inputs.c.step,
+        ).where(
+            sa.or_(
+                sa.and_(
+                    inputs.c.source_type == "RUN_OUTPUT",
+                    inputs.c.source_id.in_(ids),
+                    inputs.c.destination_type == "MODEL_OUTPUT",
+                ),
+                sa.and_(
+                    inputs.c.source_type == "RUN_INPUT",
+                    inputs.c.source_id.in_(ids),
+                    inputs.c.destination_type == "MODEL_INPUT",
+                ),
+            )
+        )
+    ).all()
+    for r in rows:
+        if r.source_type == "RUN_OUTPUT":
+            model_outputs[r.source_id].append(ModelIO(r.destination_id, r.step))
+        else:
+            model_inputs[r.source_id].append(ModelIO(r.destination_id))
+    return model_inputs, model_outputs
+
+
+def update(conn: Connection, run_id: str, **values: object) -> None:
+    conn.execute(runs.update().where(runs.c.run_uuid == run_id).values(**values))
+
+
+def set_lifecycle_for_experiment(
+    conn: Connection, experiment_id: int, stage: str, deleted_time: int | None
+) -> None:
+    conn.execute(
+        runs.update()
+        .where(runs.c.experiment_id == experiment_id)
+        .values(lifecycle_stage=stage, deleted_time=deleted_time)
+    )
+
+
+def get_params(conn: Connection, run_id: str, keys: Sequence[str]) -> dict[str, str]:
+    rows = conn.execute(
+        sa.select(params.c.key, params.c.value).where(
+            params.c.run_uuid == run_id, params.c.key.in_(list(keys))
+        )
+    )
+    return {r.key: r.value for r in rows}
+
+
+def insert_params(conn: Connection, run_id: str, new: Sequence[Param]) -> None:
+    rows = [{"key": p.key, "value": p.value, "run_uuid": run_id} for p in new]
+    insert_ignore(conn, params, rows)
+
+
+def set_tags(conn: Connection, run_id: str, new: Sequence[Tag]) -> None:
+    # Later values for the same key win, as when MLflow applies them one by one.
+    last = {t.key: t.value for t in new}
+    rows = [{"key": k, "value": v, "run_uuid": run_id} for k, v in last.items()]
+    upsert(conn, tags, rows, keys=("key", "run_uuid"))
+
+
+def delete_tag(conn: Connection, run_id: str, key: str) -> bool:
+    result = conn.execute(tags.delete().where(tags.c.run_uuid == run_id, tags.c.key == key))
+    return bool(result.rowcount)
