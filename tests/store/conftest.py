@@ -16,10 +16,9 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-# Maintenance database on the local server; test databases are created beside it.
-PG_ADMIN_URL = os.environ.get(
-    "RUNYARD_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
+# Maintenance database on the local server (same variable as tests/conftest.py); test databases
+# are created beside it.
+PG_ADMIN_URL = os.environ.get("RUNYARD_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
 @functools.cache
@@ -41,7 +40,7 @@ def require_postgres() -> None:
     if reason is None:
         return
     message = f"PostgreSQL at {PG_ADMIN_URL} unreachable ({reason})"
-    if os.environ.get("RUNYARD_REQUIRE_SERVICES") == "1":
+    if os.environ.get("RUNYARD_REQUIRE_SERVICES", "") not in ("", "0"):
         pytest.fail(message)
     pytest.skip(message)
 

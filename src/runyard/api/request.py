@@ -7,6 +7,7 @@ fields as repeated query keys. Shape errors become INVALID_PARAMETER_VALUE with 
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping
 from typing import Any
@@ -23,6 +24,7 @@ _FLOAT_WORDS = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 _INT64 = (-(2**63), 2**63 - 1)
 
 
+@functools.cache
 def _camel(name: str) -> str:
     head, *rest = name.split("_")
     return head + "".join(p[:1].upper() + p[1:] for p in rest)
@@ -37,6 +39,11 @@ def _py_type(value: object) -> str:
     return {dict: "dict", list: "list", str: "str", bool: "bool", int: "int", float: "float"}.get(
         type(value), type(value).__name__
     )
+
+
+def out_of_range(name: str, value: object) -> InvalidParameterValue:
+    """MLflow words a failed range check on a request field like a type error."""
+    return _type_error(name, value)
 
 
 def missing(name: str) -> InvalidParameterValue:
@@ -199,7 +206,9 @@ async def read_message(request: Request) -> Message:
         if isinstance(data, str):  # legacy clients double-encode the body
             data = _decoder.decode(data)
     except msgspec.DecodeError:
-        raise InvalidParameterValue("Malformed request body: it is not valid JSON.") from None
+        # MLflow reads an unparsable body as empty; the required-field checks then name what
+        # is missing.
+        return Message({})
     if not isinstance(data, dict):
         raise InvalidParameterValue("Malformed request body: expected a JSON object.")
     return Message(data)

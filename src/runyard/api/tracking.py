@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from runyard.api import render
-from runyard.api.request import Message, missing
+from runyard.api.request import Message, missing, out_of_range
 from runyard.domain.entities import (
     RUN_STATUSES,
     VIEW_TYPES,
@@ -20,6 +20,7 @@ from runyard.domain.entities import (
     Param,
     Tag,
 )
+from runyard.domain.validation import SEARCH_MAX_RESULTS_THRESHOLD
 from runyard.errors import InvalidParameterValue
 from runyard.services import experiments, metrics, runs
 from runyard.services.context import Ctx
@@ -116,12 +117,14 @@ def create_run(ctx: Ctx, msg: Message) -> Json:
     run = runs.create(
         ctx,
         experiment_id=msg.text("experiment_id"),
-        user_id=msg.text("user_id"),
+        user_id=msg.text("user_id") or "",
         start_time=msg.integer("start_time"),
         tags=_tags(msg),
         run_name=msg.text("run_name"),
     )
-    return {"run": render.run(run)}
+    out = render.run(run)
+    del out["outputs"]  # MLflow's create-run response carries no outputs message
+    return {"run": out}
 
 
 def get_run(ctx: Ctx, msg: Message) -> Json:
@@ -225,13 +228,17 @@ def log_inputs(ctx: Ctx, msg: Message) -> Json:
 
 
 def log_outputs(ctx: Ctx, msg: Message) -> Json:
-    models = [ModelIO(m.req_text("model_id"), m.integer("step") or 0) for m in msg.messages("models")]
+    models = [
+        ModelIO(m.req_text("model_id"), m.integer("step") or 0) for m in msg.messages("models")
+    ]
     runs.log_outputs(ctx, msg.req_text("run_id"), models)
     return {}
 
 
 def search_runs(ctx: Ctx, msg: Message) -> Json:
     max_results = msg.integer("max_results")
+    if max_results is not None and max_results > SEARCH_MAX_RESULTS_THRESHOLD:
+        raise out_of_range("max_results", max_results)
     page = runs.search_runs(
         ctx,
         experiment_ids=msg.texts("experiment_ids"),

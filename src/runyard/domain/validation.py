@@ -230,8 +230,8 @@ def validate_dataset_inputs(inputs: Iterable[DatasetInput]) -> None:
                 )
 
 
-def validate_max_results(value: int, limit: int, *, allow_zero: bool = False) -> None:
-    if value < (0 if allow_zero else 1):
+def validate_max_results(value: int, limit: int) -> None:
+    if value < 1:
         raise InvalidParameterValue(
             f"Invalid value {value} for parameter 'max_results' supplied. It must be "
             "a positive integer"

@@ -264,14 +264,12 @@ def search_runs(
     order_by: Sequence[str],
     page_token: str | None,
 ) -> Page[Run]:
-    validation.validate_max_results(
-        max_results, validation.SEARCH_MAX_RESULTS_THRESHOLD, allow_zero=True
-    )
+    validation.validate_max_results(max_results, validation.SEARCH_MAX_RESULTS_THRESHOLD)
     eids = [validation.parse_experiment_id(e) for e in experiment_ids]
     filters = search.parse_run_filter(filter_string)
     ordering = search.parse_run_order_by(list(order_by))
     offset = search.decode_page_token(page_token)
-    if not eids or max_results == 0:
+    if not eids:
         return Page([])
 
     def tx(conn: Connection) -> list[Run]:

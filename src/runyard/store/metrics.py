@@ -33,8 +33,26 @@ def insert(conn: Connection, run_id: str, new: Sequence[Metric]) -> None:
         }
         for m in new
     ]
-    insert_ignore(conn, metrics, _unique(rows))
+    if conn.dialect.name == "postgresql":
+        _insert_unnest(conn, rows)
+    else:
+        insert_ignore(conn, metrics, _unique(rows))
     _advance_latest(conn, run_id, new)
+
+
+# One statement for the whole batch: PostgreSQL expands the arrays server-side, which is
+# several times faster than a statement per row.
+_UNNEST_SQL = (
+    "INSERT INTO metrics (key, value, timestamp, step, is_nan, run_uuid) "
+    "SELECT * FROM unnest(%s::varchar[], %s::float8[], %s::bigint[], %s::bigint[], "
+    "%s::boolean[], %s::varchar[]) ON CONFLICT DO NOTHING"
+)
+
+
+def _insert_unnest(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    cols = ("key", "value", "timestamp", "step", "is_nan", "run_uuid")
+    arrays = tuple([r[c] for r in rows] for c in cols)
+    conn.exec_driver_sql(_UNNEST_SQL, arrays)
 
 
 def _unique(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -6,6 +6,7 @@ created is current for both. The alembic environment ships inside the package; n
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 
@@ -100,6 +101,11 @@ _MLFLOW_OLDER = frozenset(
 # MLflow 3.18.0's head: a newer MLflow already migrated this database past what we serve.
 _MLFLOW_NEWER = frozenset({"f4a9b2c7d1e6"})
 
+# alembic keeps the running environment in module globals (``alembic.context``), so two threads
+# migrating at once would clobber each other. Across processes, upgrade() is serialised by
+# env.py's advisory lock on PostgreSQL and by the write transaction it holds on SQLite.
+_ALEMBIC_LOCK = threading.Lock()
+
 DEFAULT_EXPERIMENT_ID = 0
 DEFAULT_EXPERIMENT_NAME = "Default"
 DEFAULT_WORKSPACE = "default"
@@ -132,40 +138,56 @@ def _display(engine: Engine) -> str:
     return engine.url.render_as_string(hide_password=True)
 
 
-def _user_tables(engine: Engine) -> list[str]:
+def _user_tables(bind: Engine | Connection) -> list[str]:
     # alembic_version alone (left by an interrupted first upgrade) still counts as empty.
-    return [t for t in sa.inspect(engine).get_table_names() if t != "alembic_version"]
+    return [t for t in sa.inspect(bind).get_table_names() if t != "alembic_version"]
+
+
+def is_empty(engine: Engine) -> bool:
+    """True for a database with no tables yet: safe to create the schema on."""
+    return not _user_tables(engine)
+
+
+def _revision(conn: Connection) -> str | None:
+    rev: str | None = MigrationContext.configure(conn).get_current_revision()
+    return rev
 
 
 def current(engine: Engine) -> str | None:
     """The revision recorded in ``alembic_version``; None when the table is missing or empty."""
     with engine.connect() as conn:
-        rev: str | None = MigrationContext.configure(conn).get_current_revision()
-        return rev
+        return _revision(conn)
 
 
 def upgrade(engine: Engine) -> str:
     """Bring an empty or older runyard-known database to head and return the head revision.
 
-    Raises SchemaMismatch for a database this runyard cannot upgrade: one with tables but no
-    revision, or at a revision that is not in runyard's history (see :func:`check`).
+    All of it happens in one transaction, so a failure leaves the database as it was. Raises
+    SchemaMismatch for a database this runyard cannot upgrade: one with tables but no revision,
+    or at a revision that is not in runyard's history (see :func:`check`).
     """
-    rev = current(engine)
-    if rev is None and _user_tables(engine):
-        raise SchemaMismatch(_not_initialised_message(engine, has_tables=True))
-    if rev is not None and rev not in _known_revisions():
-        raise SchemaMismatch(_unknown_message(engine, rev))
-    with engine.connect() as conn:
+    with _ALEMBIC_LOCK, engine.connect() as conn:
+        if conn.dialect.name == "sqlite":
+            # pysqlite would commit each DDL statement on its own; an explicit write transaction
+            # makes the upgrade atomic and makes other processes' upgrades wait for it.
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # On PostgreSQL these reads may precede env.py's advisory lock; that is safe because a
+        # concurrent upgrade's tables stay invisible until it commits, and alembic reads the
+        # revision again once it holds the lock.
+        rev = _revision(conn)
+        if rev is None and _user_tables(conn):
+            raise SchemaMismatch(_not_initialised_message(engine, has_tables=True))
+        if rev is not None and rev not in _known_revisions():
+            raise SchemaMismatch(_unknown_message(engine, rev))
         try:
+            # conn is inside a transaction now, so env.py runs in it and leaves the commit to us.
             command.upgrade(alembic_config(conn), "head")
         except CommandError as exc:
-            # Another process may have moved the database on between our check and the lock.
             raise SchemaMismatch(f"cannot upgrade {_display(engine)}: {exc}") from exc
-        if conn.in_transaction():
-            conn.commit()
-    done = current(engine)
-    if done != HEAD:
-        raise SchemaMismatch(f"upgrade of {_display(engine)} ended at {done!r}, not {HEAD}")
+        done = _revision(conn)
+        if done != HEAD:
+            raise SchemaMismatch(f"upgrade of {_display(engine)} ended at {done!r}, not {HEAD}")
+        conn.commit()
     return done
 
 
@@ -215,8 +237,9 @@ def _unknown_message(engine: Engine, rev: str) -> str:
         )
     return (
         f"database {url} is at unknown schema revision {rev}; {expected}. If another MLflow "
-        f"version created it, run `mlflow db upgrade {url}` with mlflow=={_MLFLOW_VERSION}; if it "
-        f"is an older runyard database, run `runyard db upgrade {url}`"
+        f"version created it, run `mlflow db upgrade {url}` with mlflow=={_MLFLOW_VERSION} "
+        "installed; if a newer runyard did, run that runyard (its `runyard db upgrade` moved "
+        "the database past this one's schema)"
     )
 
 
@@ -252,7 +275,7 @@ def ensure_default_experiment(conn: Connection, artifact_root: str) -> None:
         conn.execute(pg_stmt.on_conflict_do_nothing(index_elements=["experiment_id"]))
         _advance_pg_sequence(conn)
     elif dialect == "sqlite":
-        # No sequence to fix: the next INTEGER PRIMARY KEY is max(rowid) + 1, i.e. 1.
+        # No sequence to fix: a new INTEGER PRIMARY KEY is max(rowid) + 1, so 1 after the 0.
         lite_stmt = sqlite.insert(experiments).values(row)
         conn.execute(lite_stmt.on_conflict_do_nothing(index_elements=["experiment_id"]))
     else:
