@@ -120,7 +120,10 @@ class Message:
         if isinstance(value, bool):
             raise _type_error(name, value)
         if isinstance(value, int | float):
-            return float(value)
+            try:
+                return float(value)
+            except OverflowError:
+                raise _type_error(name, value) from None
         if isinstance(value, str):
             if value in _FLOAT_WORDS:
                 return _FLOAT_WORDS[value]
@@ -164,6 +167,15 @@ class Message:
         if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
             raise _type_error(name, value)
         return [Message(v) for v in value]
+
+    def raw_objects(self, name: str) -> list[dict[str, Any]]:
+        """A repeated message field as plain dicts, for hot paths that check types themselves."""
+        value = None if self._query is not None else self._raw(name)
+        if value is None:
+            return []
+        if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+            raise _type_error(name, value)
+        return value
 
     def message(self, name: str) -> Message | None:
         value = None if self._query is not None else self._raw(name)

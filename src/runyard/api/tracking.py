@@ -199,8 +199,37 @@ def _params(msg: Message) -> list[Param]:
     return out
 
 
+_PLAIN_METRIC_FIELDS = frozenset({"key", "value", "timestamp", "step"})
+_INT64_LIMIT = 2**63
+_EXACT_INT = 2**53
+
+
+def _batch_metrics(msg: Message) -> list[Metric]:
+    out = []
+    for i, raw in enumerate(msg.raw_objects("metrics")):
+        # Fast path for what the official client sends: snake_case fields with native JSON
+        # types. Anything else (strings for numbers, NaN, camelCase, extra fields) goes through
+        # the general decoder, which also produces MLflow's error messages.
+        if raw.keys() <= _PLAIN_METRIC_FIELDS:
+            key, value, ts = raw.get("key"), raw.get("value"), raw.get("timestamp")
+            step = raw.get("step", 0)
+            if (
+                type(key) is str
+                and key
+                and (type(value) is float or (type(value) is int and abs(value) < _EXACT_INT))
+                and type(ts) is int
+                and type(step) is int
+                and abs(ts) < _INT64_LIMIT
+                and abs(step) < _INT64_LIMIT
+            ):
+                out.append(Metric(key, float(value), ts, step))
+                continue
+        out.append(_metric(Message(raw), f"metrics[{i}]"))
+    return out
+
+
 def log_batch(ctx: Ctx, msg: Message) -> Json:
-    batch_metrics = [_metric(m, f"metrics[{i}]") for i, m in enumerate(msg.messages("metrics"))]
+    batch_metrics = _batch_metrics(msg)
     runs.log_batch(ctx, msg.req_text("run_id"), batch_metrics, _params(msg), _tags(msg))
     return {}
 

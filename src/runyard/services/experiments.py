@@ -5,15 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from sqlalchemy.engine import Connection
-
 from runyard.domain import search, validation
 from runyard.domain.entities import ACTIVE, DELETED, Experiment, Page, Tag
 from runyard.errors import InvalidParameterValue, InvalidState, ResourceDoesNotExist
 from runyard.services.context import Ctx, append_uri_path
 from runyard.store import experiments as store
 from runyard.store import runs as run_store
-from runyard.store.search_sql import select_experiment_ids
+from runyard.store.engine import Connection
 
 
 def _resolve_location(location: str) -> str:
@@ -140,9 +138,7 @@ def search_experiments(
     offset = search.decode_page_token(page_token)
 
     def tx(conn: Connection) -> list[Experiment]:
-        query = select_experiment_ids(filters, ordering, view_type, offset, max_results + 1)
-        ids = [int(i) for i in conn.execute(query).scalars()]
-        return store.load(conn, ids)
+        return store.search(conn, filters, ordering, view_type, offset, max_results + 1)
 
     found = ctx.db.read(tx)
     token = None

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy.engine import Connection
-
 from runyard.domain import search, validation
 from runyard.domain.entities import Metric, Page
 from runyard.errors import InvalidParameterValue
 from runyard.services.context import Ctx
 from runyard.store import metrics as store
+from runyard.store.engine import Connection
 
 
 def get_history(

@@ -5,8 +5,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy.engine import Connection
-
 from runyard.domain import search, validation
 from runyard.domain.entities import (
     ACTIVE,
@@ -27,7 +25,7 @@ from runyard.store import experiments as experiment_store
 from runyard.store import inputs as input_store
 from runyard.store import metrics as metric_store
 from runyard.store import runs as store
-from runyard.store.search_sql import select_run_ids
+from runyard.store.engine import Connection
 
 RUN_NAME_TAG = "mlflow.runName"
 
@@ -82,7 +80,8 @@ def create(
             lifecycle_stage=ACTIVE,
         )
         store.insert(conn, info, checked)
-        return store.load(conn, [run_id])[0]
+        last = {t.key: t for t in checked}  # what the tags table now holds
+        return Run(info, tags=sorted(last.values(), key=lambda t: t.key))
 
     return ctx.db.write(tx)
 
@@ -266,15 +265,13 @@ def search_runs(
 ) -> Page[Run]:
     validation.validate_max_results(max_results, validation.SEARCH_MAX_RESULTS_THRESHOLD)
     eids = [validation.parse_experiment_id(e) for e in experiment_ids]
-    filters = search.parse_run_filter(filter_string)
-    ordering = search.parse_run_order_by(list(order_by))
+    filters, ordering = search.parse_run_search(filter_string, list(order_by))
     offset = search.decode_page_token(page_token)
     if not eids:
         return Page([])
 
     def tx(conn: Connection) -> list[Run]:
-        query = select_run_ids(eids, filters, ordering, view_type, offset, max_results + 1)
-        return store.load(conn, list(conn.execute(query).scalars()))
+        return store.search(conn, eids, filters, ordering, view_type, offset, max_results + 1)
 
     found = ctx.db.read(tx)
     token = None

@@ -18,11 +18,13 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 
-from runyard.errors import TemporarilyUnavailable
+from runyard.errors import InvalidParameterValue, TemporarilyUnavailable
 
 T = TypeVar("T")
+
+__all__ = ["Connection", "Database", "insert_ignore", "make_engine", "upsert"]
 log = logging.getLogger(__name__)
 
 _SQLITE_BUSY_MS = 30_000
@@ -86,6 +88,9 @@ class Database:
             try:
                 with opener() as conn:
                     return fn(conn)
+            except DataError as exc:
+                # A value the column cannot hold (out of range, bad encoding): the client's fault.
+                raise InvalidParameterValue(f"The database rejected a value: {exc.orig}") from exc
             except DBAPIError as exc:
                 if not _is_transient(exc) or attempt == _RETRIES - 1:
                     if _is_transient(exc) or isinstance(exc, OperationalError):

@@ -11,9 +11,11 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from runyard.domain.entities import Experiment, Tag
+from runyard.domain.search import Comparison, OrderKey
 from runyard.errors import ResourceAlreadyExists, ResourceDoesNotExist
 from runyard.store.engine import upsert
 from runyard.store.schema import experiment_tags, experiments
+from runyard.store.search_sql import select_experiment_ids
 
 WORKSPACE = "default"
 _COLUMNS = (
@@ -142,3 +144,17 @@ def delete_tag(conn: Connection, experiment_id: int, key: str) -> bool:
         )
     )
     return bool(result.rowcount)
+
+
+def search(
+    conn: Connection,
+    filters: Sequence[Comparison],
+    order_by: Sequence[OrderKey],
+    view_type: str,
+    offset: int,
+    limit: int,
+) -> list[Experiment]:
+    """One page of matching experiments with their tags, in search order."""
+    query = select_experiment_ids(list(filters), list(order_by), view_type, offset, limit)
+    ids: list[Any] = list(conn.execute(query).scalars())
+    return load(conn, [int(i) for i in ids])

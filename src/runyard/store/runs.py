@@ -19,6 +19,7 @@ from runyard.domain.entities import (
     RunInfo,
     Tag,
 )
+from runyard.domain.search import Comparison, OrderKey
 from runyard.errors import ResourceDoesNotExist
 from runyard.store.engine import insert_ignore, upsert
 from runyard.store.schema import (
@@ -30,6 +31,7 @@ from runyard.store.schema import (
     runs,
     tags,
 )
+from runyard.store.search_sql import select_run_ids
 
 _INFO_COLUMNS = (
     runs.c.run_uuid,
@@ -145,6 +147,23 @@ def _load_chunk(conn: Connection, ids: list[str]) -> dict[str, Run]:
         )
         for i, info in infos.items()
     }
+
+
+def search(
+    conn: Connection,
+    experiment_ids: Sequence[int],
+    filters: Sequence[Comparison],
+    order_by: Sequence[OrderKey],
+    view_type: str,
+    offset: int,
+    limit: int,
+) -> list[Run]:
+    """One page of matching runs, in search order: an id query, then the batch load."""
+    query = select_run_ids(
+        list(experiment_ids), list(filters), list(order_by), view_type, offset, limit
+    )
+    ids: list[Any] = list(conn.execute(query).scalars())
+    return load(conn, [str(i) for i in ids])
 
 
 def _load_dataset_inputs(conn: Connection, ids: list[str]) -> dict[str, list[DatasetInput]]:
