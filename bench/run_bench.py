@@ -53,6 +53,15 @@ HOST = "127.0.0.1"
 SERVERS = ("runyard", "mlflow")
 BACKENDS = ("postgresql", "sqlite")
 NAMES = {"postgresql": "PostgreSQL", "sqlite": "SQLite"}
+# what py-spy watches: name -> (description, workload-script arguments). "search" and "history"
+# reuse the data the measured run left behind (W4's seeded experiment is found by name).
+PROFILES = {
+    "log-batch": ("w1 C=16", ["--workloads", "w1", "--w1-concurrency", "16"]),
+    "log-metric": ("w2 C=16", ["--workloads", "w2"]),
+    "lifecycle": ("w3 C=16", ["--workloads", "w3"]),
+    "search": ("w4 queries", ["--workloads", "w4"]),
+    "history": ("w5", ["--workloads", "w5"]),
+}
 ALL_WORKLOADS = "w1,w2,w3,w4,w5,w6,probe"
 MiB = 2**20
 
@@ -123,6 +132,13 @@ class Pg:
 
     def drop(self, name: str) -> None:
         self.psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    def sessions(self, name: str) -> int | None:
+        """Connections ever opened to a database (pool churn shows here)."""
+        with contextlib.suppress(BenchError, ValueError):
+            time.sleep(1)  # statistics are flushed about once a second
+            return int(self.psql(f"SELECT sessions FROM pg_stat_database WHERE datname = '{name}'"))
+        return None
 
     def version(self) -> str:
         return self.psql("SHOW server_version").split()[0]
@@ -334,12 +350,9 @@ class Runner:
 
     # a py-spy profile of runyard under one workload ---------------------------------------------
     def profile(self, url: str, slot: Slot, pid: int) -> list[dict[str, Any]]:
-        runs = [
-            ("log-batch", "w1 C=16", ["--workloads", "w1", "--w1-concurrency", "16"]),
-            ("log-metric", "w2 C=16", ["--workloads", "w2"]),
-        ]
         found = []
-        for name, what, args in runs:
+        for name in self.a.profile_workloads:
+            what, args = PROFILES[name]
             entry: dict[str, Any] = {
                 "name": name,
                 "workload": what,
@@ -377,7 +390,7 @@ class Runner:
                         self.outdir / f"profile-{slot.server}-{slot.backend}-{name}-{fmt}.json",
                         pid,
                         None,
-                        [*args, "--no-warmup"],
+                        [*args, "--no-warmup", *self.a.bench_arg],
                         timeout=600,
                     )
                 finally:
@@ -484,6 +497,8 @@ class Runner:
                 }
             )
             rec["after"] = tree_memory(proc.pid)
+            if db_name:
+                rec["pg_sessions"] = self.pg.sessions(db_name)
             log(
                 f"{slot.backend}/{slot.server}: workload exit {rc} in {rec['workload_s']} s, "
                 f"RSS after {rec['after']['rss_mb']} MiB"
@@ -560,6 +575,9 @@ WAITS = ("Condition.wait", "Event.wait", "Lock.acquire", "select", "poll", "epol
          "wait (psycopg/", "Connection.wait", "_run_once", "Queue.get")  # fmt: skip
 
 
+ENTRY = re.compile(r"\((runyard/(cli/|serve\.py|__main__\.py)|click/)")
+
+
 def hotspots(raw: Path, top: int = 12) -> dict[str, Any]:
     """Summarise py-spy collapsed stacks: self and inclusive time by function and by package."""
     self_fn: Counter[str] = Counter()
@@ -605,13 +623,16 @@ def hotspots(raw: Path, top: int = 12) -> dict[str, Any]:
         "self": pct(self_fn, top),
         # stdlib is on every stack (threading, asyncio): only its self time means anything
         "groups": sorted(
+            # packages that only frame other code (the CLI that runs the event loop) are left out
             (
                 [g, None if g == "stdlib" else pc, round(100 * self_grp[g] / total, 1)]
                 for g, pc in pct(incl_grp, 99)
+                if self_grp[g]
             ),
             key=lambda x: -x[2],
         )[:top],
-        "runyard_inclusive": pct(incl_fn, top, lambda k: "(runyard/" in k),
+        # the event loop's own frames (CLI, pre-fork) are on a third of all stacks: leave them out
+        "runyard_inclusive": pct(incl_fn, top, lambda k: "(runyard/" in k and not ENTRY.search(k)),
     }
 
 
@@ -862,6 +883,12 @@ def rows_for(args: dict[str, Any]) -> tuple[list[Row], list[Row]]:
         ),
         Row(
             "server PSS after the workload (MiB)", lambda _r, s: dig(s, "after.pss_mb"), False, None
+        ),
+        Row(
+            "PostgreSQL connections opened during the run (pool churn)",
+            lambda _r, s: dig(s, "pg_sessions"),
+            False,
+            None,
         ),
     ]
     return targets, more
@@ -1288,6 +1315,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         choices=SERVERS,
         help="server(s) to profile after their measured run (default: runyard)",
     )
+    p.add_argument(
+        "--profile-workloads",
+        default="log-batch,log-metric",
+        help=f"comma-separated, from {','.join(PROFILES)} (default: log-batch,log-metric)",
+    )
     p.add_argument("--profile-rate", type=int, default=100, help="py-spy samples per second")
     p.add_argument("--results", default="bench/results", help="where raw results go")
     p.add_argument("--doc", default="docs/benchmarks.md", help="report path ('' = don't write)")
@@ -1306,6 +1338,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if a.reps < 1 or a.workers < 1:
         p.error("--reps and --workers must be at least 1")
     a.profile_server = a.profile_server or ["runyard"]
+    a.profile_workloads = [w for w in a.profile_workloads.split(",") if w]
+    if bad := set(a.profile_workloads) - set(PROFILES):
+        p.error(f"unknown profile workload: {', '.join(sorted(bad))}")
     if a.workload_timeout is None:
         a.workload_timeout = 900.0 if a.quick else 3600.0
     return a

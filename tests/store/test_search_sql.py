@@ -240,7 +240,34 @@ def _seed_mlflow(store: Any) -> tuple[list[str], dict[str, str]]:
             store.log_inputs(run_id, inputs)
         if i % 9 == 8:
             store.delete_run(run_id)
+    _seed_experiments(store)
     return [exp_a, exp_b], run_ids
+
+
+# name, tags, deleted, creation_time, last_update_time (forced so that ties occur)
+EXTRA_EXPERIMENTS = [
+    ("Exp-C", {"owner": "bob"}, True, 300, 900),
+    ("exp-d", {"owner": "Alice", "team": "red"}, False, 300, 300),
+    ("exp_e", {}, False, 100, 900),
+    ("Ünïcode", {"owner": "ünï"}, False, 300, 100),
+    ("exp%f", {"team": "blue"}, False, 200, 900),
+]
+
+
+def _seed_experiments(store: Any) -> None:
+    table = schema.experiments
+    for name, tags, deleted, created, updated in EXTRA_EXPERIMENTS:
+        experiment_id = store.create_experiment(
+            name, tags=[ExperimentTag(k, v) for k, v in tags.items()]
+        )
+        if deleted:
+            store.delete_experiment(experiment_id)
+        with store.engine.begin() as conn:
+            conn.execute(
+                table.update()
+                .where(table.c.experiment_id == int(experiment_id))
+                .values(creation_time=created, last_update_time=updated)
+            )
 
 
 # ------------------------------------------------------------------------------------------
@@ -376,9 +403,23 @@ def test_pages_match_mlflow(world: World, filter_string: str, order_by: list[str
 
 
 def test_backslash_escapes_in_like(world: World) -> None:
-    # PostgreSQL semantics on both dialects (MLflow on SQLite treats "\" as a plain char).
+    # PostgreSQL's rule on both dialects; MLflow on SQLite takes "\\" as a plain character.
     assert world.ours("run_name LIKE 'beta\\%1'", [], "ACTIVE_ONLY") == ["beta%1"]
     assert world.ours("run_name LIKE 'r\\_1'", [], "ACTIVE_ONLY") == ["r_1"]
+    experiments = {
+        "name LIKE 'exp\\_%'": ["exp_e"],
+        "name LIKE '%\\%%'": ["exp%f"],
+        "name ILIKE 'EXP\\%F'": ["exp%f"],
+    }
+    for text, expected in experiments.items():
+        query = select_experiment_ids(search.parse_experiment_filter(text), [], "ALL", 0, 100)
+        with world.engine.connect() as conn:
+            ids = [str(i) for i in conn.execute(query).scalars()]
+        if world.dialect == "postgres":
+            found = world.mlflow.search_experiments(ViewType.ALL, 100, text)
+            assert ids == [e.experiment_id for e in found]
+        names = {e.experiment_id: e.name for e in world.mlflow.search_experiments(ViewType.ALL)}
+        assert [names[i] for i in ids] == expected
     if world.dialect == "postgres":
         text = "run_name LIKE 'r\\%1'"
         assert world.ours(text, [], "ACTIVE_ONLY") == world.theirs(text, [], "ACTIVE_ONLY")
@@ -402,15 +443,24 @@ EXPERIMENT_FILTERS = [
     "experiment_id != '0'",
     "experiment_id = <a>",
     "creation_time > 0",
-    "last_update_time >= 0",
+    "creation_time <= 300",
+    "last_update_time >= 900",
+    "last_update_time != 300",
+    "name LIKE 'exp_%'",
+    "name ILIKE 'exp-%'",
+    "tags.team = 'red' AND tags.owner LIKE 'A%'",
+    "tags.owner ILIKE 'A%'",
 ]
 EXPERIMENT_ORDERS = [
     [],
     ["name"],
     ["name DESC"],
     ["creation_time"],
+    ["creation_time DESC"],
     ["last_update_time DESC", "name"],
+    ["last_update_time", "creation_time DESC"],
     ["experiment_id DESC"],
+    ["experiment_id"],
 ]
 EXPERIMENT_CASES = (
     [(f, [], "ACTIVE_ONLY") for f in EXPERIMENT_FILTERS]
@@ -546,6 +596,11 @@ def test_like_is_case_sensitive_and_ilike_is_not(runs: Runs) -> None:
     assert runs.search("params.opt LIKE 'a\\\\m'") == ["a\\m"]
     assert runs.search("params.opt LIKE 'ADAM\\_%'") == ["ADAM_w"]
     assert runs.search("params.opt LIKE 'ADAM\\_W'") == []
+    # ILIKE folds non-ASCII letters on both dialects (PostgreSQL's behaviour)
+    runs.add("umlaut", params={"opt": "Ünï-ß"})
+    assert runs.search("params.opt ILIKE 'üNÏ-%'") == ["umlaut"]
+    assert runs.search("params.opt ILIKE '%-SS'") == []
+    assert runs.search("params.opt LIKE 'ünï%'") == []
 
 
 def test_strings_sort_by_code_point(runs: Runs) -> None:

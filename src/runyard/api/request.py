@@ -150,7 +150,7 @@ class Message:
         if value is None:
             return []
         if not isinstance(value, list):
-            value = [value]
+            raise _type_error(name, value)
         out = []
         for item in value:
             if isinstance(item, int | float) and not isinstance(item, bool):

@@ -5,7 +5,7 @@ groups it produced, so which strings it accepts is decided by that tokenizer's q
 as by the documented grammar. To answer exactly as MLflow does, this module lexes with the same
 token rules and folds tokens into groups (identifiers, comparisons, ...) the way that
 tokenizer does, then applies MLflow's checks in MLflow's order with MLflow's messages. Known
-gaps (all in inputs no client writes) are listed in ``docs`` and the tests.
+gaps, all in malformed input, are listed in tests/unit/test_search_grammar.py.
 
 Set-valued parts of MLflow's messages (valid keys, valid comparators) print in a hash-seeded
 order there; here they print in a fixed order, which is one of the orders MLflow can print.
@@ -22,11 +22,13 @@ import re
 import shlex
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 from runyard.errors import BadRequest, InvalidParameterValue, MlflowError
 
 __all__ = [
     "Comparison",
+    "Entity",
     "OrderKey",
     "Value",
     "decode_page_token",
@@ -38,27 +40,28 @@ __all__ = [
     "parse_run_search",
 ]
 
+Entity = Literal["metric", "parameter", "tag", "attribute", "dataset"]  # MLflow's names
 Value = str | int | float | tuple[str, ...] | tuple[int, ...] | None
 
-METRIC = "metric"
-PARAM = "parameter"
-TAG = "tag"
-ATTRIBUTE = "attribute"
-DATASET = "dataset"
+METRIC: Entity = "metric"
+PARAM: Entity = "parameter"
+TAG: Entity = "tag"
+ATTRIBUTE: Entity = "attribute"
+DATASET: Entity = "dataset"
 
 
 @dataclass(frozen=True, slots=True)
 class Comparison:
     """One AND-ed clause of a filter.
 
-    ``entity`` is one of "metric", "parameter", "tag", "attribute", "dataset" (MLflow's names);
-    ``key`` has attribute aliases resolved (``created`` -> ``start_time``, ``run name`` ->
-    ``run_name``); ``comparator`` is upper-case; ``value`` is a float for metrics, an int or
-    float for numeric attributes, an int (tuple of ints) for ``experiment_id``, a tuple of
-    strings for IN / NOT IN, None for IS [NOT] NULL, otherwise a string.
+    In run filters ``key`` has MLflow's aliases resolved (``created`` -> ``start_time``, ``run
+    name`` -> ``run_name``; MLflow does so whatever the entity) and ``comparator`` is
+    upper-case. ``value`` is a float for metrics, an int or float for numeric attributes, an
+    int (tuple of ints) for ``experiment_id``, a tuple of strings for other IN / NOT IN, None
+    for IS [NOT] NULL, otherwise a string.
     """
 
-    entity: str
+    entity: Entity
     key: str
     comparator: str
     value: Value
@@ -66,7 +69,7 @@ class Comparison:
 
 @dataclass(frozen=True, slots=True)
 class OrderKey:
-    entity: str
+    entity: Entity
     key: str
     ascending: bool
 
@@ -74,7 +77,7 @@ class OrderKey:
 # --------------------------------------------------------------------------------------------
 # Facts from mlflow/utils/search_utils.py.
 
-_ENTITY_ALIASES = {
+_ENTITY_ALIASES: dict[str, Entity] = {
     "metric": METRIC,
     "metrics": METRIC,
     "parameter": PARAM,
@@ -130,10 +133,6 @@ _MAX_NESTING = 100  # ... and groups nested deeper than this
 def _set_repr(items: Iterable[str]) -> str:
     """A Python set literal, as MLflow's messages print ``{...}``."""
     return "{" + ", ".join(repr(item) for item in items) + "}"
-
-
-def _list_repr(items: Iterable[str]) -> str:
-    return "[" + ", ".join(repr(item) for item in items) + "]"
 
 
 # --------------------------------------------------------------------------------------------
@@ -219,7 +218,7 @@ class _Tok:
     start: int
     end: int
     norm: str = ""  # upper-cased text of keywords
-    parts: tuple[_Tok, ...] = ()  # a comparison's (left, operator, right); a paren's content
+    parts: tuple[_Tok, ...] = ()  # a binary group's (left, operator, right)
 
 
 _DOLLAR_TAG = rf"\$(?:[_{_LETTER}]\w*)?\$"
@@ -380,7 +379,7 @@ class _Grouper:
                     # sqlparse leaves such groups ungrouped.
                     levels[-1].extend([opener, *inner, tok])
                 else:
-                    levels[-1].append(_Tok(kind, opener.start, tok.end, parts=tuple(inner)))
+                    levels[-1].append(_Tok(kind, opener.start, tok.end))
             else:
                 levels[-1].append(tok)
         while opens:  # unbalanced: the openers stay plain punctuation
@@ -687,6 +686,15 @@ def _quoted_value(value: str) -> str:
     )
 
 
+def _integer(raw: str) -> int | float:
+    # Python refuses to convert integers of thousands of digits (MLflow then fails with a
+    # 500); as a float such a bound still compares correctly.
+    try:
+        return int(raw)
+    except ValueError:
+        return float(raw)
+
+
 def _parse_list(source: str) -> tuple[str, ...]:
     """MLflow reads ``( ... )`` as a Python literal, so Python's string syntax applies inside."""
     try:
@@ -714,7 +722,7 @@ def _parse_list(source: str) -> tuple[str, ...]:
 # Runs.
 
 
-def _run_identifier(identifier: str, valid_attributes: Sequence[str]) -> tuple[str, str]:
+def _run_identifier(identifier: str, valid_attributes: Sequence[str]) -> tuple[Entity, str]:
     entity_text, dot, key = identifier.partition(".")
     if not dot:
         entity_text, key = "attribute", identifier
@@ -752,7 +760,7 @@ def _run_value(text: str, entity: str, key: str, tok: _Tok) -> Value:
     if entity == ATTRIBUTE:
         if key in _RUN_NUMERIC_ATTRIBUTES:
             if tok.kind == INT:
-                return int(raw)
+                return _integer(raw)
             if tok.kind == FLOAT:
                 return float(raw)
             raise InvalidParameterValue(
@@ -883,8 +891,9 @@ def _parse_run_order_by(clauses: Sequence[str]) -> list[OrderKey]:
         if entity == DATASET:
             raise InvalidParameterValue(f"Invalid identifier type '{entity}'")
         if (entity, key) in seen:
-            # MLflow raises this one without an error code, i.e. as INTERNAL_ERROR.
-            raise MlflowError(f"`order_by` contains duplicate fields: {list(clauses)!r}")
+            # MLflow answers this with INTERNAL_ERROR (500), which the client retries seven
+            # times; it is the caller's mistake, so runyard says so with a 400.
+            raise InvalidParameterValue(f"`order_by` contains duplicate fields: {list(clauses)!r}")
         seen.add((entity, key))
         keys.append(OrderKey(entity, key, ascending))
     return keys
@@ -913,7 +922,7 @@ def parse_run_search(
 # Experiments.
 
 
-def _experiment_identifier(identifier: str, valid_attributes: Sequence[str]) -> tuple[str, str]:
+def _experiment_identifier(identifier: str, valid_attributes: Sequence[str]) -> tuple[Entity, str]:
     entity_text, dot, key = identifier.partition(".")
     if not dot:
         entity, key = ATTRIBUTE, identifier
@@ -942,7 +951,7 @@ def _experiment_value(text: str, entity: str, key: str, tok: _Tok) -> Value:
         )
     if key in _EXPERIMENT_NUMERIC_ATTRIBUTES:
         if tok.kind == INT:
-            return int(raw)
+            return _integer(raw)
         if tok.kind == FLOAT:
             return float(raw)
         raise InvalidParameterValue(

@@ -91,6 +91,8 @@ class Database:
             except DataError as exc:
                 # A value the column cannot hold (out of range, bad encoding): the client's fault.
                 raise InvalidParameterValue(f"The database rejected a value: {exc.orig}") from exc
+            except OverflowError as exc:  # sqlite3 refuses integers beyond 64 bits itself
+                raise InvalidParameterValue(f"The database rejected a value: {exc}") from exc
             except DBAPIError as exc:
                 if not _is_transient(exc) or attempt == _RETRIES - 1:
                     if _is_transient(exc) or isinstance(exc, OperationalError):

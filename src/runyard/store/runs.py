@@ -159,6 +159,7 @@ def search(
     limit: int,
 ) -> list[Run]:
     """One page of matching runs, in search order: an id query, then the batch load."""
+    experiment_ids = [i for i in experiment_ids if -(2**31) <= i < 2**31]  # INTEGER column
     query = select_run_ids(
         list(experiment_ids), list(filters), list(order_by), view_type, offset, limit
     )

@@ -4,9 +4,10 @@ Semantics are MLflow's SqlAlchemyStore's, made identical on SQLite and PostgreSQ
 
 * every filter on params, tags, metrics, datasets and the run name is an EXISTS on the
   child table's (key, run_uuid) key: a run matches ``params.p != 'x'`` only if it has ``p``;
-* ``=``, ``!=``, IN and LIKE are case-sensitive, ILIKE is not (ASCII only on SQLite, as with
-  MLflow). LIKE patterns follow PostgreSQL: ``%`` and ``_`` are wildcards and a backslash
-  makes the next character literal; SQLite evaluates them as an equivalent GLOB;
+* ``=``, ``!=``, IN and LIKE are case-sensitive, ILIKE is not. LIKE patterns follow
+  PostgreSQL, on SQLite too (where they run as an equivalent GLOB): ``%`` and ``_`` are
+  wildcards, a backslash makes the next character literal, and ILIKE folds non-ASCII
+  letters as well (MLflow's SQLite store does neither);
 * NaN metrics match only ``!=``; ordering puts NULLs (and, for metrics, NaN right before
   them) last in both directions, then ``start_time DESC`` unless ordered on, then run_uuid;
 * strings sort by code point on both databases (``COLLATE "C"`` on PostgreSQL).
@@ -112,10 +113,12 @@ def _sort_key(column: ColumnElement[Any]) -> ColumnElement[Any]:
 # Comparisons
 
 
-def _like_pattern(pattern: str) -> tuple[str, str]:
+def _like_pattern(pattern: str, ignore_case: bool) -> tuple[str, str]:
     """The LIKE pattern in canonical PostgreSQL form, and the equivalent SQLite GLOB.
 
-    A trailing lone backslash, an error on PostgreSQL, is taken as a literal backslash.
+    A trailing lone backslash, an error on PostgreSQL, is taken as a literal backslash. For
+    ILIKE each letter becomes a GLOB class of its case variants (``[aA]``), so SQLite folds
+    case over all of Unicode as PostgreSQL does, not over ASCII only as SQLite's lower().
     """
     like: list[str] = []
     glob: list[str] = []
@@ -130,17 +133,28 @@ def _like_pattern(pattern: str) -> tuple[str, str]:
         else:
             literal = next(chars, "\\") if char == "\\" else char
             like.append("\\" + literal if literal in "%_\\" else literal)
-            glob.append(f"[{literal}]" if literal in "*?[" else literal)
+            variants = _case_variants(literal) if ignore_case else literal
+            if len(variants) > 1:
+                glob.append(f"[{variants}]")
+            else:
+                glob.append(f"[{literal}]" if literal in "*?[" else literal)
     return "".join(like), "".join(glob)
 
 
+def _case_variants(char: str) -> str:
+    """``char`` and the single characters that lower-case to what it lower-cases to."""
+    folded = char.lower()
+    found = [char]
+    for variant in (folded, char.upper(), char.title()):
+        if len(variant) == 1 and variant.lower() == folded and variant not in found:
+            found.append(variant)
+    return "".join(found)
+
+
 def _like(column: ColumnElement[Any], pattern: str, ignore_case: bool) -> ColumnElement[bool]:
-    like, glob = _like_pattern(pattern)
-    if ignore_case:
-        # GLOB is case-sensitive, so fold both sides (SQLite's lower() folds ASCII only).
-        sqlite = sa.func.lower(column).op("GLOB", is_comparison=True)(sa.func.lower(glob))
-        return _PostgresOr(column.ilike(like), sqlite)
-    return _PostgresOr(column.like(like), column.op("GLOB", is_comparison=True)(glob))
+    like, glob = _like_pattern(pattern, ignore_case)
+    postgres = column.ilike(like) if ignore_case else column.like(like)
+    return _PostgresOr(postgres, column.op("GLOB", is_comparison=True)(glob))
 
 
 def _bindable(value: Value) -> Any:
