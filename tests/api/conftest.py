@@ -9,8 +9,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.api.httpapi import Api
-from tests.integration.livesrv import live_server
+# Give the assertion helpers in httpapi pytest's detailed failure messages.
+pytest.register_assert_rewrite("tests.api.httpapi")
+
+from tests.api.httpapi import Api  # noqa: E402
+from tests.integration.livesrv import live_server  # noqa: E402
 
 
 @pytest.fixture(

@@ -33,13 +33,26 @@ class Api:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self.http = httpx.Client(base_url=url + "/api/2.0/mlflow", timeout=60)
+        self.http = self._client()
+
+    def _client(self) -> httpx.Client:
+        return httpx.Client(base_url=self.url + "/api/2.0/mlflow", timeout=60)
+
+    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """Send one request; ``path`` is relative to /api/2.0/mlflow unless it is a full URL."""
+        response = self.http.request(method, path, **kwargs)
+        if response.status_code >= 500:
+            # A server may drop the connection after an internal error; start afresh so that
+            # one failing request cannot break the requests of later, unrelated tests.
+            self.http.close()
+            self.http = self._client()
+        return response
 
     def post(self, path: str, body: Any) -> httpx.Response:
-        return self.http.post(path, json=body)
+        return self.request("POST", path, json=body)
 
-    def get(self, path: str, params: dict[str, Any] | None = None) -> httpx.Response:
-        return self.http.get(path, params=params)
+    def get(self, path: str, params: Any = None) -> httpx.Response:
+        return self.request("GET", path, params=params)
 
     def ok(self, response: httpx.Response) -> dict[str, Any]:
         assert response.status_code == 200, response.text

@@ -34,22 +34,23 @@ def _token(raw: str) -> str:
 
 def test_post_without_content_type(api: Api, run_id: str) -> None:
     body = json.dumps({"run_id": run_id, "key": "m", "value": 1, "timestamp": TS})
-    r = api.http.post("/runs/log-metric", content=body.encode())
+    r = api.request("POST", "/runs/log-metric", content=body.encode())
     api.error(r, INVALID, "Bad Request. Content-Type header is missing.")
     assert api.history(run_id, "m") == []
 
 
 def test_post_with_a_non_json_content_type(api: Api, run_id: str) -> None:
     body = json.dumps({"run_id": run_id, "key": "m", "value": 1, "timestamp": TS})
-    r = api.http.post(
-        "/runs/log-metric", content=body.encode(), headers={"Content-Type": "text/plain"}
+    r = api.request(
+        "POST", "/runs/log-metric", content=body.encode(), headers={"Content-Type": "text/plain"}
     )
     api.error(r, INVALID, "Bad Request. Content-Type must be one of ['application/json'].")
 
 
 def test_content_type_parameters_are_ignored(api: Api, run_id: str) -> None:
     body = json.dumps({"run_id": run_id, "key": "m", "value": 2.5, "timestamp": TS})
-    r = api.http.post(
+    r = api.request(
+        "POST",
         "/runs/log-metric",
         content=body.encode(),
         headers={"Content-Type": "application/json; charset=utf-8"},
@@ -59,7 +60,7 @@ def test_content_type_parameters_are_ignored(api: Api, run_id: str) -> None:
 
 
 def test_get_without_query_reads_the_json_body(api: Api, run_id: str) -> None:
-    r = api.http.request(
+    r = api.request(
         "GET",
         "/runs/get",
         content=json.dumps({"run_id": run_id}).encode(),
@@ -83,7 +84,7 @@ def test_camel_case_field_names_are_accepted(api: Api) -> None:
     "path", ["/api/2.0/mlflow/nope/nope", "/api/2.0/mlflow/runs/nope", "/api/9.9/whatever"]
 )
 def test_unknown_route_is_a_json_404(api: Api, method: str, path: str) -> None:
-    r = api.http.request(method, api.url + path, json={} if method == "POST" else None)
+    r = api.request(method, api.url + path, json={} if method == "POST" else None)
     assert r.status_code == 404
     api.error(r, "ENDPOINT_NOT_FOUND")
 

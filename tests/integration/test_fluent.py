@@ -60,6 +60,17 @@ def test_start_run_with_name_and_tags_then_end_run(client: MlflowClient, unique:
     assert "mlflow.source.name" in tags
 
 
+def test_start_run_accepts_tag_keys_that_set_tag_would_refuse(
+    client: MlflowClient, unique: str
+) -> None:
+    # MLflow checks tag keys in set-tag and log-batch, but not when a run is created.
+    mlflow.set_experiment(f"fluent-odd-tags-{unique}")
+    with mlflow.start_run(tags={"what?": "1", "a=b": "2"}) as run:
+        pass
+    tags = client.get_run(run.info.run_id).data.tags
+    assert (tags["what?"], tags["a=b"]) == ("1", "2")
+
+
 def test_log_param_and_log_params_over_several_batches(client: MlflowClient, unique: str) -> None:
     mlflow.set_experiment(f"fluent-params-{unique}")
     params = {f"p{i:03d}": f"value-{i}" for i in range(150)}  # the client sends 100 + 50

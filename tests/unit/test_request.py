@@ -58,8 +58,9 @@ def test_enums_by_name_or_number() -> None:
     assert Message({"v": "ALL"}).enum("v", views, "ACTIVE_ONLY") == "ALL"
     assert Message({"v": 2}).enum("v", views, "ACTIVE_ONLY") == "DELETED_ONLY"
     assert Message({}).enum("v", views, "ACTIVE_ONLY") == "ACTIVE_ONLY"
-    with pytest.raises(InvalidParameterValue):
-        Message({"v": "SOME"}).enum("v", views, "ACTIVE_ONLY")
+    # like MLflow, an unknown value is ignored and the default applies
+    for odd in ("SOME", "²", "9", 0, True):
+        assert Message({"v": odd}).enum("v", views, "ACTIVE_ONLY") == "ACTIVE_ONLY"
 
 
 def test_nested_messages_must_be_objects() -> None:

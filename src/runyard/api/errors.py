@@ -43,11 +43,19 @@ async def handle_http_error(request: Request, exc: Exception) -> Response:
     return error_response(MlflowError(str(exc.detail), "BAD_REQUEST"))
 
 
-async def handle_unexpected(request: Request, exc: Exception) -> Response:
+def internal_error_response(request: Request, exc: BaseException) -> Response:
     request_id = uuid.uuid4().hex[:12]
-    log.exception(
-        "unhandled error, request_id=%s %s %s", request_id, request.method, request.url.path
+    log.error(
+        "unhandled error, request_id=%s %s %s",
+        request_id,
+        request.method,
+        request.url.path,
+        exc_info=exc,
     )
     return error_response(
         MlflowError(f"Internal server error (request id {request_id}); see the server log.")
     )
+
+
+async def handle_unexpected(request: Request, exc: Exception) -> Response:
+    return internal_error_response(request, exc)

@@ -41,12 +41,15 @@ def metric_value(m: Metric) -> float | str:
 
 def metric(m: Metric, with_run: bool = False) -> dict[str, Any]:
     value: float | str = m.value
-    if m.is_nan or not math.isfinite(m.value):
+    if m.is_nan or value in _NON_FINITE:
         value = metric_value(m)
     out: dict[str, Any] = {"key": m.key, "value": value, "timestamp": m.timestamp, "step": m.step}
     if with_run and m.run_id is not None:
         out["run_id"] = m.run_id
     return out
+
+
+_NON_FINITE = (math.inf, -math.inf)
 
 
 def experiment(e: Experiment) -> dict[str, Any]:

@@ -186,19 +186,19 @@ class Message:
         return Message(value)
 
     def enum(self, name: str, allowed: tuple[str, ...], default: str) -> str:
-        """Proto enums arrive as a name or as their 1-based number."""
+        """Proto enums arrive as a name or as their 1-based number.
+
+        Like MLflow, a value that is neither is ignored and the default applies.
+        """
         value = self._raw(name)
-        if value is None or value == "":
-            return default
         if isinstance(value, str) and value in allowed:
             return value
-        if (
-            isinstance(value, int | str)
-            and str(value).isdigit()
-            and 1 <= int(value) <= len(allowed)
-        ):
-            return allowed[int(value) - 1]
-        raise _type_error(name, value)
+        number = value if isinstance(value, int) and not isinstance(value, bool) else None
+        if isinstance(value, str) and value.isascii() and value.isdigit():
+            number = int(value)
+        if number is not None and 1 <= number <= len(allowed):
+            return allowed[number - 1]
+        return default
 
 
 _decoder = msgspec.json.Decoder()

@@ -13,7 +13,9 @@ from starlette.routing import BaseRoute, Route
 
 from runyard import MLFLOW_COMPAT_VERSION
 from runyard.api import tracking
+from runyard.api.errors import error_response, internal_error_response
 from runyard.api.request import Message, read_message
+from runyard.errors import MlflowError
 from runyard.services.context import Ctx
 
 Handler = Callable[[Ctx, Message], dict[str, Any]]
@@ -54,12 +56,21 @@ AJAX_ONLY: list[tuple[str, list[str], Handler]] = [
 
 
 def endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
-    """Wrap a handler: decode on the loop, run handler and encoding in a worker thread."""
+    """Wrap a handler: decode on the loop, run handler and encoding in a worker thread.
+
+    Errors are turned into responses here rather than by Starlette's server-error middleware,
+    which re-raises after answering and so makes uvicorn drop the keep-alive connection.
+    """
 
     async def call(request: Request) -> Response:
-        msg = await read_message(request)
-        ctx: Ctx = request.app.state.ctx
-        body = await anyio.to_thread.run_sync(lambda: msgspec.json.encode(handler(ctx, msg)))
+        try:
+            msg = await read_message(request)
+            ctx: Ctx = request.app.state.ctx
+            body = await anyio.to_thread.run_sync(lambda: msgspec.json.encode(handler(ctx, msg)))
+        except MlflowError as exc:
+            return error_response(exc)
+        except Exception as exc:  # noqa: BLE001 - the one place unexpected errors are answered
+            return internal_error_response(request, exc)
         return Response(body, media_type="application/json")
 
     call.__name__ = handler.__name__

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Generic, NamedTuple, TypeVar
 
 T = TypeVar("T")
 
@@ -14,20 +14,19 @@ RUN_STATUSES = ("RUNNING", "SCHEDULED", "FINISHED", "FAILED", "KILLED")
 VIEW_TYPES = ("ACTIVE_ONLY", "DELETED_ONLY", "ALL")
 
 
-@dataclass(frozen=True, slots=True)
-class Tag:
+# Tags, params and metrics are NamedTuples: a 1000-run search page builds tens of thousands of
+# them, and a tuple is several times cheaper to construct than a frozen dataclass.
+class Tag(NamedTuple):
     key: str
     value: str
 
 
-@dataclass(frozen=True, slots=True)
-class Param:
+class Param(NamedTuple):
     key: str
     value: str
 
 
-@dataclass(frozen=True, slots=True)
-class Metric:
+class Metric(NamedTuple):
     key: str
     value: float
     timestamp: int

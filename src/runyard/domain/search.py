@@ -415,8 +415,7 @@ class _Grouper:
             is_dot = self.is_punct(tok, ".") or tok.kind == ARROW
             if is_dot and last is not None and extendable:
                 j = _next_solid(tokens, i)
-                segment = j is not None and tokens[j].kind in _SEGMENTS
-                if j is not None and segment:
+                if j is not None and tokens[j].kind in _SEGMENTS:
                     end, i = tokens[j].end, j + 1
                     extendable = tokens[j].kind in (NAME, SYMBOL, BRACKETS)
                 else:
@@ -881,7 +880,8 @@ def _order_by_token(clause: str) -> tuple[str, bool]:
     return value, True
 
 
-def _parse_run_order_by(clauses: Sequence[str]) -> list[OrderKey]:
+def parse_run_order_by(clauses: Sequence[str]) -> list[OrderKey]:
+    """Parse search_runs order_by clauses (``<identifier> [ASC|DESC]``)."""
     keys: list[OrderKey] = []
     seen: set[tuple[str, str]] = set()
     for clause in clauses:
@@ -899,11 +899,6 @@ def _parse_run_order_by(clauses: Sequence[str]) -> list[OrderKey]:
     return keys
 
 
-def parse_run_order_by(clauses: Sequence[str]) -> list[OrderKey]:
-    """Parse search_runs order_by clauses (``<identifier> [ASC|DESC]``)."""
-    return _parse_run_order_by(clauses)
-
-
 def parse_run_search(
     filter_string: str | None, order_by: Sequence[str]
 ) -> tuple[list[Comparison], list[OrderKey]]:
@@ -914,7 +909,7 @@ def parse_run_search(
     errors a doubly-wrong request reports.
     """
     raw = _parse_run_syntax(filter_string)
-    ordering = _parse_run_order_by(order_by)
+    ordering = parse_run_order_by(order_by)
     return [_check_run_comparator(c) for c in raw], ordering
 
 

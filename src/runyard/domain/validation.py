@@ -115,6 +115,11 @@ def validate_tag(tag: Tag, path: str = "") -> Tag:
     return Tag(key, value)
 
 
+def truncate_tag(tag: Tag) -> Tag:
+    """Only the value rule: for run creation, where MLflow applies no key checks."""
+    return Tag(tag.key, _limit("value", MAX_TAG_VAL_LENGTH, tag.value, truncate=True))
+
+
 def validate_experiment_tag(tag: Tag) -> None:
     validate_key_name(tag.key, "key")
     _limit("key", MAX_EXPERIMENT_TAG_KEY_LENGTH, tag.key)

@@ -53,7 +53,8 @@ def get_history_bulk_interval(
     limit = validation.MAX_RESULTS_BULK_INTERVAL if max_results is None else max_results
     if not 1 <= limit <= validation.MAX_RESULTS_BULK_INTERVAL:
         raise InvalidParameterValue(
-            f"max_results must be between 1 and {validation.MAX_RESULTS_BULK_INTERVAL}."
+            f"max_results must be between 1 and {validation.MAX_RESULTS_BULK_INTERVAL}. "
+            "See the API docs for more information about request parameters."
         )
     steps = None
     if start_step is not None and end_step is not None:

@@ -49,7 +49,8 @@ def create(
     run_name: str | None,
 ) -> Run:
     eid = validation.parse_experiment_id(experiment_id or "0")
-    checked = [validation.validate_tag(t, f"tags[{i}]") for i, t in enumerate(tags)]
+    # MLflow does not check tag keys at run creation (only on set-tag and log-batch).
+    checked = [validation.truncate_tag(t) for t in tags]
     name_tag = next((t.value for t in reversed(checked) if t.key == RUN_NAME_TAG), None)
     if run_name and name_tag and run_name != name_tag:
         raise InvalidParameterValue(

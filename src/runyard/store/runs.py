@@ -21,7 +21,7 @@ from runyard.domain.entities import (
 )
 from runyard.domain.search import Comparison, OrderKey
 from runyard.errors import ResourceDoesNotExist
-from runyard.store.engine import insert_ignore, upsert
+from runyard.store.engine import in_list, insert_ignore, upsert
 from runyard.store.schema import (
     datasets,
     input_tags,
@@ -108,42 +108,44 @@ _CHUNK = 2000
 def _load_chunk(conn: Connection, ids: list[str]) -> dict[str, Run]:
     infos = {
         row.run_uuid: _info(row)
-        for row in conn.execute(sa.select(*_INFO_COLUMNS).where(runs.c.run_uuid.in_(ids)))
+        for row in conn.execute(
+            sa.select(*_INFO_COLUMNS).where(in_list(conn, runs.c.run_uuid, ids))
+        )
     }
+    # Rows come back in (run, key) order, so each run's lists are already sorted by key.
     run_params: dict[str, list[Param]] = defaultdict(list)
-    param_rows = conn.execute(
-        sa.select(params.c.run_uuid, params.c.key, params.c.value).where(params.c.run_uuid.in_(ids))
-    )
-    for p in param_rows:
-        run_params[p.run_uuid].append(Param(p.key, p.value))
+    for run_id, key, value in conn.execute(
+        sa.select(params.c.run_uuid, params.c.key, params.c.value)
+        .where(in_list(conn, params.c.run_uuid, ids))
+        .order_by(params.c.run_uuid, params.c.key)
+    ).all():
+        run_params[run_id].append(Param(key, value))
     run_tags: dict[str, list[Tag]] = defaultdict(list)
-    tag_rows = conn.execute(
-        sa.select(tags.c.run_uuid, tags.c.key, tags.c.value).where(tags.c.run_uuid.in_(ids))
-    )
-    for t in tag_rows:
-        run_tags[t.run_uuid].append(Tag(t.key, t.value or ""))
+    for run_id, key, value in conn.execute(
+        sa.select(tags.c.run_uuid, tags.c.key, tags.c.value)
+        .where(in_list(conn, tags.c.run_uuid, ids))
+        .order_by(tags.c.run_uuid, tags.c.key)
+    ).all():
+        run_tags[run_id].append(Tag(key, value or ""))
     run_metrics: dict[str, list[Metric]] = defaultdict(list)
     lm = latest_metrics.c
-    metric_rows = conn.execute(
-        sa.select(lm.run_uuid, lm.key, lm.value, lm.timestamp, lm.step, lm.is_nan).where(
-            lm.run_uuid.in_(ids)
-        )
-    )
-    for m in metric_rows:
-        run_metrics[m.run_uuid].append(
-            Metric(m.key, m.value, m.timestamp or 0, m.step or 0, bool(m.is_nan))
-        )
+    for run_id, key, value, ts, step, nan in conn.execute(
+        sa.select(lm.run_uuid, lm.key, lm.value, lm.timestamp, lm.step, lm.is_nan)
+        .where(in_list(conn, lm.run_uuid, ids))
+        .order_by(lm.run_uuid, lm.key)
+    ).all():
+        run_metrics[run_id].append(Metric(key, value, ts or 0, step or 0, bool(nan)))
     dataset_inputs = _load_dataset_inputs(conn, ids)
     model_inputs, model_outputs = _load_model_io(conn, ids)
     return {
         i: Run(
-            info=info,
-            metrics=sorted(run_metrics[i], key=lambda x: x.key),
-            params=sorted(run_params[i], key=lambda x: x.key),
-            tags=sorted(run_tags[i], key=lambda x: x.key),
-            dataset_inputs=dataset_inputs.get(i, []),
-            model_inputs=model_inputs.get(i, []),
-            model_outputs=model_outputs.get(i, []),
+            info,
+            run_metrics.get(i, []),
+            run_params.get(i, []),
+            run_tags.get(i, []),
+            dataset_inputs.get(i, []),
+            model_inputs.get(i, []),
+            model_outputs.get(i, []),
         )
         for i, info in infos.items()
     }
@@ -183,7 +185,7 @@ def _load_dataset_inputs(conn: Connection, ids: list[str]) -> dict[str, list[Dat
         .where(
             inputs.c.destination_type == "RUN",
             inputs.c.source_type == "DATASET",
-            inputs.c.destination_id.in_(ids),
+            in_list(conn, inputs.c.destination_id, ids),
         )
         .order_by(datasets.c.name, datasets.c.digest)
     ).all()
@@ -227,12 +229,12 @@ def _load_model_io(
             sa.or_(
                 sa.and_(
                     inputs.c.source_type == "RUN_OUTPUT",
-                    inputs.c.source_id.in_(ids),
+                    in_list(conn, inputs.c.source_id, ids),
                     inputs.c.destination_type == "MODEL_OUTPUT",
                 ),
                 sa.and_(
                     inputs.c.source_type == "RUN_INPUT",
-                    inputs.c.source_id.in_(ids),
+                    in_list(conn, inputs.c.source_id, ids),
                     inputs.c.destination_type == "MODEL_INPUT",
                 ),
             )

@@ -157,10 +157,17 @@ def _like(column: ColumnElement[Any], pattern: str, ignore_case: bool) -> Column
     return _PostgresOr(postgres, column.op("GLOB", is_comparison=True)(glob))
 
 
-def _bindable(value: Value) -> Any:
-    # SQLite cannot bind integers beyond 64 bits; as doubles they compare the same way.
-    if isinstance(value, int) and not -_INT64 - 1 <= value <= _INT64:
-        return float(value)
+def _bound(value: str | int | float) -> Any:
+    """A bind parameter wide enough for ``value`` whatever column it meets.
+
+    Numbers are bound as BIGINT or DOUBLE rather than as the column's type: PostgreSQL would
+    otherwise cast an out-of-range id to INTEGER and fail, and SQLite cannot bind integers
+    beyond 64 bits (as doubles they compare the same way).
+    """
+    if isinstance(value, int) and -_INT64 - 1 <= value <= _INT64:
+        return sa.literal(value, sa.BigInteger())
+    if isinstance(value, int | float):
+        return sa.literal(float(value), sa.Double())
     return value
 
 
@@ -168,13 +175,15 @@ def _compare(column: ColumnElement[Any], comparator: str, value: Value) -> Colum
     if comparator in ("LIKE", "ILIKE"):
         return _like(column, str(value), ignore_case=comparator == "ILIKE")
     if comparator in ("IN", "NOT IN"):
-        members = list(value) if isinstance(value, tuple) else [value]
-        found = column.in_(members)
+        members = value if isinstance(value, tuple) else (value,)
+        found = column.in_([_bound(m) for m in members if m is not None])
         return found if comparator == "IN" else sa.not_(found)
     compare = _OPERATORS.get(comparator)
     if compare is None:
         raise InvalidParameterValue(f"Invalid comparator '{comparator}'")
-    return compare(column, _bindable(value))
+    if value is None or isinstance(value, tuple):  # the parser never produces these
+        raise InvalidParameterValue(f"Comparator '{comparator}' needs a single value")
+    return compare(column, _bound(value))
 
 
 _OPERATORS: dict[str, Callable[[Any, Any], ColumnElement[bool]]] = {
@@ -279,7 +288,7 @@ def select_run_ids(
         sa.select(runs.c.run_uuid)
         .select_from(source)
         .where(
-            runs.c.experiment_id.in_(list(experiment_ids)),
+            runs.c.experiment_id.in_([_bound(i) for i in experiment_ids]),
             runs.c.lifecycle_stage.in_(_stages(view_type)),
             *(_run_filter(c) for c in filters),
         )
