@@ -12,7 +12,8 @@ For each backend (PostgreSQL, SQLite) and each server (runyard, mlflow), in turn
 5. the server tree stopped by PID, the database dropped, temp files removed.
 
 Raw results and a manifest go to ``bench/results/<stamp>/`` (gitignored); the report is written
-to ``docs/benchmarks.md``. ``--report MANIFEST`` re-renders the report from a saved manifest.
+to ``docs/benchmarks.md``. ``--report MANIFEST...`` re-renders the report from saved manifests
+(several runs, e.g. one per backend, are merged into one report).
 
 Run it through ``scripts/bench``, which prepares the load generator's venv (``.bench-venv``).
 """
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import json
 import os
 import re
@@ -101,24 +103,8 @@ class Pg:
     user: str
 
     def psql(self, sql: str, db: str = "postgres") -> str:
-        cmd = [
-            "psql",
-            "-X",
-            "-q",
-            "-At",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-h",
-            self.host,
-            "-p",
-            str(self.port),
-            "-U",
-            self.user,
-            "-d",
-            db,
-            "-c",
-            sql,
-        ]
+        cmd = ["psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-h", self.host,
+               "-p", str(self.port), "-U", self.user, "-d", db, "-c", sql]  # fmt: skip
         try:
             out = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
         except FileNotFoundError as exc:
@@ -297,20 +283,8 @@ class Runner:
         extra: list[str],
         timeout: float,
     ) -> int:
-        cmd = [
-            sys.executable,
-            str(WORKLOAD),
-            "--url",
-            url,
-            "--label",
-            label,
-            "--out",
-            rel(out),
-            "--server-pid",
-            str(server_pid),
-            "--tmpdir",
-            str(self.work),
-        ]
+        cmd = [sys.executable, str(WORKLOAD), "--url", url, "--label", label, "--out", rel(out),
+               "--server-pid", str(server_pid), "--tmpdir", str(self.work)]  # fmt: skip
         if db_pid:
             cmd += ["--db-pid", str(db_pid)]
         if self.a.quick:
@@ -363,25 +337,11 @@ class Runner:
                 if fmt == "flamegraph" and not self.a.profile_svg:
                     continue
                 out = self.outdir / f"profile-{slot.server}-{slot.backend}-{name}.{suffix}"
-                spy = subprocess.Popen(
-                    [
-                        self.py_spy,
-                        "record",
-                        "--pid",
-                        str(pid),
-                        "--subprocesses",
-                        "--rate",
-                        str(self.a.profile_rate),
-                        "--gil",
-                        "--full-filenames",
-                        "--format",
-                        fmt,
-                        "--output",
-                        str(out),
-                    ],
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.PIPE,
-                )
+                # --gil: only samples holding the GIL, i.e. Python CPU, not threads waiting on I/O
+                cmd = [self.py_spy, "record", "--pid", str(pid), "--subprocesses", "--gil",
+                       "--rate", str(self.a.profile_rate), "--full-filenames", "--format", fmt,
+                       "--output", str(out)]  # fmt: skip
+                spy = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
                 time.sleep(2)  # let py-spy attach to every process of the tree
                 try:
                     self.workload(
@@ -668,6 +628,11 @@ def versions(pg: Pg, backends: list[str]) -> dict[str, Any]:
 
     v["runyard_commit"] = run(["git", "rev-parse", "--short", "HEAD"]) or "unknown"
     v["runyard_dirty"] = bool(run(["git", "status", "--porcelain", "--", "src"]))
+    # other engineers edit src/ while benchmarks run: fingerprint the code that was measured
+    digest = hashlib.sha256()
+    for f in sorted((ROOT / "src" / "runyard").rglob("*.py")):
+        digest.update(str(f.relative_to(ROOT)).encode() + b"\0" + f.read_bytes())
+    v["runyard_src_sha"] = digest.hexdigest()[:10]
     probe = (
         "import importlib.metadata as m, platform, json; print(json.dumps({n: m.version(n) "
         "for n in ('runyard', 'mlflow', 'sqlalchemy', 'psycopg', 'uvicorn', 'starlette')} "
@@ -957,7 +922,8 @@ def render(manifest: dict[str, Any]) -> str:
     commit = v.get("runyard_commit", "?") + (
         " + uncommitted changes in src/" if v.get("runyard_dirty") else ""
     )
-    add(f"| runyard | {v.get('runyard', '?')} at commit `{commit}` |")
+    tree = f"; src/ fingerprint `{v['runyard_src_sha']}`" if v.get("runyard_src_sha") else ""
+    add(f"| runyard | {v.get('runyard', '?')} at commit `{commit}`{tree} |")
     add(
         f"| mlflow | {v.get('mlflow', '?')} (same venv: SQLAlchemy {v.get('sqlalchemy', '?')}, "
         f"psycopg {v.get('psycopg', '?')}, uvicorn {v.get('uvicorn', '?')}, "
@@ -965,11 +931,16 @@ def render(manifest: dict[str, Any]) -> str:
     )
     if v.get("postgresql"):
         add(f"| PostgreSQL | {v['postgresql']} on {manifest['pg']} (shared with the test suites) |")
-    la0, la1 = manifest["loadavg_start"], manifest["loadavg_end"]
-    add(
-        f"| load average (1/5/15 min) | start {' / '.join(map(str, la0))}, "
-        f"end {' / '.join(map(str, la1))} |"
-    )
+    runs = manifest.get("runs") or [manifest]
+    for k, run in enumerate(runs, 1):
+        la0, la1 = run["loadavg_start"], run["loadavg_end"]
+        which = (
+            f", run {k} ({run['started'][11:16]}–{run['finished'][11:16]})" if len(runs) > 1 else ""
+        )
+        add(
+            f"| load average (1/5/15 min){which} | start {' / '.join(map(str, la0))}, "
+            f"end {' / '.join(map(str, la1))} |"
+        )
     add(
         f"| workers | {manifest['workers']} per server; settle after /health: runyard "
         f"{manifest['settle_runyard']} s, mlflow {manifest['settle_mlflow']} s |"
@@ -1072,6 +1043,8 @@ def render(manifest: dict[str, Any]) -> str:
         for row in more:
             line = table_row(row, idx, slots, results)[0]
             parts = line.split(" | ")
+            if parts[1] == parts[2] == "n/a":  # e.g. PostgreSQL-only rows on SQLite
+                continue
             add(" | ".join(parts[:4] + parts[6:]))
         probes = probe_table(idx, results)
         if probes:
@@ -1330,6 +1303,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="only re-render the report from saved manifest.json files (several are merged, e.g. "
         "a PostgreSQL run and a SQLite run)",
     )
+    p.add_argument(
+        "--note", action="append", default=[], help="a sentence for the report's notes (repeatable)"
+    )
     a = p.parse_args(argv)
     a.backends = [b for b in a.backends.split(",") if b]
     a.servers = [s for s in a.servers.split(",") if s]
@@ -1371,12 +1347,20 @@ def merge(manifests: list[dict[str, Any]]) -> dict[str, Any]:
     manifests = sorted(manifests, key=lambda m: m["started"])
     out = dict(manifests[0])
     out["slots"] = [s for m in manifests for s in m["slots"]]
+    keep = ("command", "started", "finished", "loadavg_start", "loadavg_end")
+    out["runs"] = [{k: m[k] for k in keep} for m in manifests]
     out["finished"] = manifests[-1]["finished"]
     out["loadavg_end"] = manifests[-1]["loadavg_end"]
     out["quick"] = any(m["quick"] for m in manifests)
     out["command"] = "`, then `".join(dict.fromkeys(m["command"] for m in manifests))
     out["notes"] = [n for m in manifests for n in m.get("notes", [])]
     commits = {m["versions"].get("runyard_commit") for m in manifests}
+    trees = {m["versions"].get("runyard_src_sha") for m in manifests}
+    if len(trees) > 1:
+        out["notes"].append(
+            "runyard's src/ was not the same in every run merged here (other engineers were "
+            f"editing it): fingerprints {sorted(str(t) for t in trees)}."
+        )
     if len(commits) > 1:
         out["notes"].append(
             f"The runs merged here used different runyard commits: {sorted(commits)}."
@@ -1396,7 +1380,9 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     a = parse_args(argv)
     if a.report:
-        write_doc(a, merge([json.loads(Path(m).read_text()) for m in a.report]))
+        manifest = merge([json.loads(Path(m).read_text()) for m in a.report])
+        manifest["notes"] += a.note
+        write_doc(a, manifest)
         return 0
     os.chdir(ROOT)
     for need in (WORKLOAD, PROJECT_PY, MLFLOW_BIN):
@@ -1418,7 +1404,7 @@ def main(argv: list[str] | None = None) -> int:
         "loadavg_start": loadavg(),
         "machine": machine(),
         "slots": [],
-        "notes": [],
+        "notes": list(a.note),
     }
     runner = Runner(a, outdir, work)
     manifest["versions"] = versions(runner.pg, a.backends)

@@ -22,12 +22,12 @@ def _compact(d: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in d.items() if v is not None}
 
 
-def tags(items: list[Tag]) -> list[dict[str, str]]:
-    return [{"key": t.key, "value": t.value} for t in items]
+def tags(items: list[Tag]) -> list[Tag]:
+    return items  # msgspec encodes a Tag as {"key": ..., "value": ...}
 
 
-def params(items: list[Param]) -> list[dict[str, str]]:
-    return [{"key": p.key, "value": p.value} for p in items]
+def params(items: list[Param]) -> list[Param]:
+    return items
 
 
 def metric_value(m: Metric) -> float | str:
