@@ -1068,6 +1068,7 @@ def render(manifest: dict[str, Any]) -> str:
         add("")
     lines.extend(sections)
     profiles = [p for s in slots for p in s.get("profiles", [])]
+    profiles += manifest.get("extra_profiles", [])
     if profiles:
         add("## Where the CPU goes (py-spy)")
         add("")
@@ -1086,6 +1087,9 @@ def render(manifest: dict[str, Any]) -> str:
                 f"{NAMES[p['backend']]}) — {hs.get('samples', 0):,} samples"
             )
             add("")
+            if p.get("from"):
+                add(f"From a separate {p['from']}, not the run measured above.")
+                add("")
             if p.get("svg"):
                 add(f"Flame graph: `{p['svg']}` (local, gitignored).")
                 add("")
@@ -1119,6 +1123,9 @@ def render(manifest: dict[str, Any]) -> str:
         "`manifest.json`; `.bench-venv/bin/python bench/run_bench.py --report "
         "bench/results/<stamp>/manifest.json` re-renders this page from them."
     )
+    if manifest.get("report_command"):
+        add("")
+        add(f"This page was assembled from the runs above with `{manifest['report_command']}`.")
     return "\n".join(lines) + "\n"
 
 
@@ -1304,6 +1311,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "a PostgreSQL run and a SQLite run)",
     )
     p.add_argument(
+        "--profiles-from",
+        metavar="MANIFEST",
+        action="append",
+        default=[],
+        help="with --report: also show the py-spy profiles of this (other) run",
+    )
+    p.add_argument(
         "--note", action="append", default=[], help="a sentence for the report's notes (repeatable)"
     )
     a = p.parse_args(argv)
@@ -1382,6 +1396,16 @@ def main(argv: list[str] | None = None) -> int:
     if a.report:
         manifest = merge([json.loads(Path(m).read_text()) for m in a.report])
         manifest["notes"] += a.note
+        manifest["report_command"] = command_line(argv)
+        for extra in a.profiles_from:
+            other = json.loads(Path(extra).read_text())
+            v = other["versions"]
+            commit = v.get("runyard_commit", "?") + ("+changes" if v.get("runyard_dirty") else "")
+            for slot in other["slots"]:
+                for prof in slot.get("profiles", []):
+                    manifest.setdefault("extra_profiles", []).append(
+                        prof | {"from": f"run of {other['started'][:16]}, runyard `{commit}`"}
+                    )
         write_doc(a, manifest)
         return 0
     os.chdir(ROOT)

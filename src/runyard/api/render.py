@@ -123,3 +123,13 @@ def run(r: Run) -> dict[str, Any]:
             _compact({"model_id": m.model_id, "step": m.step}) for m in r.model_outputs
         ]
     return {"info": run_info(r.info), "data": data, "inputs": inputs, "outputs": outputs}
+
+
+def page(field: str, items: list[Any], token: str | None) -> dict[str, Any]:
+    """A search response: empty lists and a missing token are omitted, as in proto-JSON."""
+    out: dict[str, Any] = {}
+    if items:
+        out[field] = items
+    if token:
+        out["next_page_token"] = token
+    return out

@@ -75,12 +75,9 @@ def search_experiments(ctx: Ctx, msg: Message) -> Json:
         order_by=msg.texts("order_by"),
         page_token=msg.text("page_token") or None,
     )
-    out: Json = {}
-    if page.items:
-        out["experiments"] = [render.experiment(e) for e in page.items]
-    if page.next_page_token:
-        out["next_page_token"] = page.next_page_token
-    return out
+    return render.page(
+        "experiments", [render.experiment(e) for e in page.items], page.next_page_token
+    )
 
 
 def update_experiment(ctx: Ctx, msg: Message) -> Json:
@@ -277,12 +274,7 @@ def search_runs(ctx: Ctx, msg: Message) -> Json:
         order_by=msg.texts("order_by"),
         page_token=msg.text("page_token") or None,
     )
-    out: Json = {}
-    if page.items:
-        out["runs"] = [render.run(r) for r in page.items]
-    if page.next_page_token:
-        out["next_page_token"] = page.next_page_token
-    return out
+    return render.page("runs", [render.run(r) for r in page.items], page.next_page_token)
 
 
 # --- metrics -------------------------------------------------------------------------------------
@@ -298,12 +290,7 @@ def get_metric_history(ctx: Ctx, msg: Message) -> Json:
     page = metrics.get_history(
         ctx, _run_id(msg), msg.req_text("metric_key"), max_results, msg.text("page_token") or None
     )
-    out: Json = {}
-    if page.items:
-        out["metrics"] = [render.metric(m) for m in page.items]
-    if page.next_page_token:
-        out["next_page_token"] = page.next_page_token
-    return out
+    return render.page("metrics", [render.metric(m) for m in page.items], page.next_page_token)
 
 
 def get_metric_history_bulk_interval(ctx: Ctx, msg: Message) -> Json:

@@ -22,9 +22,12 @@ import re
 import shlex
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, TypeVar
 
+from runyard.domain.entities import Page
 from runyard.errors import BadRequest, InvalidParameterValue, MlflowError
+
+T = TypeVar("T")
 
 __all__ = [
     "Comparison",
@@ -33,6 +36,7 @@ __all__ = [
     "Value",
     "decode_page_token",
     "encode_page_token",
+    "page_of",
     "parse_experiment_filter",
     "parse_experiment_order_by",
     "parse_run_filter",
@@ -1041,6 +1045,16 @@ def parse_experiment_order_by(clauses: Sequence[str]) -> list[OrderKey]:
 # Page tokens: base64 of ``{"offset": N}``, as SearchUtils.create_page_token writes them.
 
 _MAX_OFFSET = 2**63 - 1
+
+
+def page_of(found: list[T], offset: int, max_results: int) -> Page[T]:
+    """Turn an over-fetched result (``max_results + 1`` rows asked for) into one page.
+
+    A token is returned only when the extra row proves there is more, as MLflow does.
+    """
+    if len(found) > max_results:
+        return Page(found[:max_results], encode_page_token(offset + max_results))
+    return Page(found)
 
 
 def encode_page_token(offset: int) -> str:

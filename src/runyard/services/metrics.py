@@ -18,9 +18,9 @@ def get_history(
     offset = search.decode_page_token(page_token)
     limit = None if max_results is None else max_results + 1
     found = ctx.db.read(lambda conn: store.history(conn, run_id, key, offset, limit))
-    if max_results is not None and len(found) > max_results:
-        return Page(found[:max_results], search.encode_page_token(offset + max_results))
-    return Page(found)
+    if max_results is None:
+        return Page(found)
+    return search.page_of(found, offset, max_results)
 
 
 def _check_run_ids(run_ids: Sequence[str]) -> None:

@@ -274,9 +274,4 @@ def search_runs(
     def tx(conn: Connection) -> list[Run]:
         return store.search(conn, eids, filters, ordering, view_type, offset, max_results + 1)
 
-    found = ctx.db.read(tx)
-    token = None
-    if len(found) > max_results:
-        found = found[:max_results]
-        token = search.encode_page_token(offset + max_results)
-    return Page(found, token)
+    return search.page_of(ctx.db.read(tx), offset, max_results)
