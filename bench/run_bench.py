@@ -389,8 +389,9 @@ class Runner:
         proc = None
         try:
             if slot.backend == "postgresql":
-                db_name = f"bench_{slot.server}_{secrets.token_hex(4)}"
-                self.pg.create(db_name)
+                name = f"bench_{slot.server}_{secrets.token_hex(4)}"
+                self.pg.create(name)
+                db_name = name  # created: dropped in `finally`
                 uri = self.pg.uri(slot.server, db_name)
                 db_pid = self.pg.postmaster_pid()
                 shown_uri = self.pg.uri(slot.server, f"bench_{slot.server}_<rand>")
@@ -414,6 +415,8 @@ class Runner:
                     stderr=subprocess.STDOUT,
                 )
             rec["pid"] = proc.pid
+            if slot.server == "runyard":
+                rec["src_sha"] = src_fingerprint()  # the code this server process loads
             rec["startup_s"] = round(wait_health(url, proc, a.start_timeout), 1)
             settle = a.settle_mlflow if slot.server == "mlflow" else a.settle_runyard
             time.sleep(settle)
@@ -494,9 +497,10 @@ class Runner:
         return rec
 
 
-def scrub(text: str) -> str:
+def scrub(text: str, limit: int = 300) -> str:
     """Remove this machine's absolute paths from a line that may end up in the report."""
-    return re.sub(r"(/[\w.+-]+)+/([\w.+-]+)", r"\2", text)[:300]
+    text = re.sub(r"(?<![\w.])(/[\w.+-]+)+/([\w.+-]+)", r"\2", text)
+    return " ".join(text.split())[:limit]
 
 
 # --------------------------------------------------------------------------------------------
@@ -614,6 +618,15 @@ def machine() -> dict[str, Any]:
     return info
 
 
+def src_fingerprint() -> str:
+    """Hash of runyard's source as it is now: others may edit src/ while a benchmark runs."""
+    digest = hashlib.sha256()
+    for f in sorted((ROOT / "src" / "runyard").rglob("*.py")):
+        with contextlib.suppress(OSError):
+            digest.update(str(f.relative_to(ROOT)).encode() + b"\0" + f.read_bytes())
+    return digest.hexdigest()[:10]
+
+
 def versions(pg: Pg, backends: list[str]) -> dict[str, Any]:
     v: dict[str, Any] = {}
 
@@ -628,11 +641,7 @@ def versions(pg: Pg, backends: list[str]) -> dict[str, Any]:
 
     v["runyard_commit"] = run(["git", "rev-parse", "--short", "HEAD"]) or "unknown"
     v["runyard_dirty"] = bool(run(["git", "status", "--porcelain", "--", "src"]))
-    # other engineers edit src/ while benchmarks run: fingerprint the code that was measured
-    digest = hashlib.sha256()
-    for f in sorted((ROOT / "src" / "runyard").rglob("*.py")):
-        digest.update(str(f.relative_to(ROOT)).encode() + b"\0" + f.read_bytes())
-    v["runyard_src_sha"] = digest.hexdigest()[:10]
+    v["runyard_src_sha"] = src_fingerprint()
     probe = (
         "import importlib.metadata as m, platform, json; print(json.dumps({n: m.version(n) "
         "for n in ('runyard', 'mlflow', 'sqlalchemy', 'psycopg', 'uvicorn', 'starlette')} "
@@ -912,8 +921,8 @@ def render(manifest: dict[str, Any]) -> str:
     add("")
     add("| | |")
     add("|---|---|")
-    add(f"| date | {manifest['started']} → {manifest['finished']} |")
-    add(f"| command | `{manifest['command']}` (from the repo root) |")
+    add(f"| date | {manifest['started']} → {manifest.get('finished') or '(unfinished)'} |")
+    add(f"| command | `{scrub(manifest['command'], limit=2000)}` (from the repo root) |")
     ram = m.get("ram_gib")
     add(
         f"| machine | {m.get('nproc')} CPUs ({m.get('cpu', '?')}), {ram} GiB RAM, "
@@ -933,10 +942,9 @@ def render(manifest: dict[str, Any]) -> str:
         add(f"| PostgreSQL | {v['postgresql']} on {manifest['pg']} (shared with the test suites) |")
     runs = manifest.get("runs") or [manifest]
     for k, run in enumerate(runs, 1):
-        la0, la1 = run["loadavg_start"], run["loadavg_end"]
-        which = (
-            f", run {k} ({run['started'][11:16]}–{run['finished'][11:16]})" if len(runs) > 1 else ""
-        )
+        la0, la1 = run["loadavg_start"], run.get("loadavg_end") or ["?"]
+        run_end = run.get("finished") or "(unfinished)"
+        which = f", run {k} ({run['started'][11:16]}–{run_end[11:16]})" if len(runs) > 1 else ""
         add(
             f"| load average (1/5/15 min){which} | start {' / '.join(map(str, la0))}, "
             f"end {' / '.join(map(str, la1))} |"
@@ -946,6 +954,14 @@ def render(manifest: dict[str, Any]) -> str:
         f"{manifest['settle_runyard']} s, mlflow {manifest['settle_mlflow']} s |"
     )
     add("")
+    trees = [(s["backend"], s["src_sha"]) for s in slots if s.get("src_sha")]
+    if len({t for _, t in trees}) > 1:
+        add(
+            "**runyard's source changed between its slots** (other engineers were editing src/): "
+            + ", ".join(f"{NAMES[b]} ran `{t}`" for b, t in trees)
+            + ". Rows of different backends measured different code."
+        )
+        add("")
     noisy, other = noise(slots, results, m.get("nproc") or 2)
     if noisy:
         add(
@@ -1125,7 +1141,8 @@ def render(manifest: dict[str, Any]) -> str:
     )
     if manifest.get("report_command"):
         add("")
-        add(f"This page was assembled from the runs above with `{manifest['report_command']}`.")
+        cmd = scrub(manifest["report_command"], limit=2000)
+        add(f"This page was assembled from the runs above with `{cmd}`.")
     return "\n".join(lines) + "\n"
 
 
@@ -1362,19 +1379,13 @@ def merge(manifests: list[dict[str, Any]]) -> dict[str, Any]:
     out = dict(manifests[0])
     out["slots"] = [s for m in manifests for s in m["slots"]]
     keep = ("command", "started", "finished", "loadavg_start", "loadavg_end")
-    out["runs"] = [{k: m[k] for k in keep} for m in manifests]
-    out["finished"] = manifests[-1]["finished"]
-    out["loadavg_end"] = manifests[-1]["loadavg_end"]
+    out["runs"] = [{k: m.get(k) for k in keep} for m in manifests]
+    out["finished"] = manifests[-1].get("finished")
+    out["loadavg_end"] = manifests[-1].get("loadavg_end")
     out["quick"] = any(m["quick"] for m in manifests)
     out["command"] = "`, then `".join(dict.fromkeys(m["command"] for m in manifests))
     out["notes"] = [n for m in manifests for n in m.get("notes", [])]
     commits = {m["versions"].get("runyard_commit") for m in manifests}
-    trees = {m["versions"].get("runyard_src_sha") for m in manifests}
-    if len(trees) > 1:
-        out["notes"].append(
-            "runyard's src/ was not the same in every run merged here (other engineers were "
-            f"editing it): fingerprints {sorted(str(t) for t in trees)}."
-        )
     if len(commits) > 1:
         out["notes"].append(
             f"The runs merged here used different runyard commits: {sorted(commits)}."
@@ -1396,7 +1407,9 @@ def main(argv: list[str] | None = None) -> int:
     if a.report:
         manifest = merge([json.loads(Path(m).read_text()) for m in a.report])
         manifest["notes"] += a.note
-        manifest["report_command"] = command_line(argv)
+        # the notes are on the page already: elide them from the command line shown there
+        shown = [("…" if i and argv[i - 1] == "--note" else w) for i, w in enumerate(argv)]
+        manifest["report_command"] = command_line(shown).replace("'…'", "…")
         for extra in a.profiles_from:
             other = json.loads(Path(extra).read_text())
             v = other["versions"]
