@@ -24,8 +24,8 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 5000
     workers: int = 1
-    db_pool_size: int = 5
-    db_max_overflow: int = 5
+    db_pool_size: int = 10
+    db_max_overflow: int = 10
     log_level: str = "info"
 
 

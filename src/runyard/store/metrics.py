@@ -22,68 +22,13 @@ def insert(conn: Connection, run_id: str, new: Sequence[Metric]) -> None:
     """
     if not new:
         return
-    rows = [
-        {
-            "key": m.key,
-            "value": m.value,
-            "timestamp": m.timestamp,
-            "step": m.step,
-            "is_nan": m.is_nan,
-            "run_uuid": run_id,
-        }
-        for m in new
-    ]
+    best = _best_per_key(new)
     if conn.dialect.name == "postgresql":
-        _insert_unnest(conn, rows)
-    else:
-        insert_ignore(conn, metrics, _unique(rows))
-    _advance_latest(conn, run_id, new)
-
-
-# One statement for the whole batch: PostgreSQL expands the arrays server-side, which is
-# several times faster than a statement per row.
-_UNNEST_SQL = (
-    "INSERT INTO metrics (key, value, timestamp, step, is_nan, run_uuid) "
-    "SELECT * FROM unnest(%s::varchar[], %s::float8[], %s::bigint[], %s::bigint[], "
-    "%s::boolean[], %s::varchar[]) ON CONFLICT DO NOTHING"
-)
-
-
-def _insert_unnest(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    cols = ("key", "value", "timestamp", "step", "is_nan", "run_uuid")
-    arrays = tuple([r[c] for r in rows] for c in cols)
-    conn.exec_driver_sql(_UNNEST_SQL, arrays)
-
-
-def _unique(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    seen: set[tuple[Any, ...]] = set()
-    out = []
-    for r in rows:
-        pk = (r["key"], r["timestamp"], r["step"], r["value"], r["is_nan"])
-        if pk not in seen:
-            seen.add(pk)
-            out.append(r)
-    return out
-
-
-def _advance_latest(conn: Connection, run_id: str, new: Sequence[Metric]) -> None:
-    # The latest value is the greatest (step, timestamp, value), not the last one written.
-    best: dict[str, Metric] = {}
-    for m in new:
-        cur = best.get(m.key)
-        if cur is None or (m.step, m.timestamp, m.value) > (cur.step, cur.timestamp, cur.value):
-            best[m.key] = m
-    rows = [
-        {
-            "key": m.key,
-            "run_uuid": run_id,
-            "value": m.value,
-            "timestamp": m.timestamp,
-            "step": m.step,
-            "is_nan": m.is_nan,
-        }
-        for m in sorted(best.values(), key=lambda m: m.key)  # fixed order: no deadlocks
-    ]
+        conn.exec_driver_sql(_INSERT_PG, (run_id, *_columns(new)))
+        conn.exec_driver_sql(_LATEST_PG, (run_id, *_columns(best)))
+        return
+    rows = [_row(run_id, m) for m in new]
+    insert_ignore(conn, metrics, list({_pk(r): r for r in rows}.values()))
     lm = latest_metrics
 
     def newer(excluded: Any) -> Any:
@@ -91,7 +36,63 @@ def _advance_latest(conn: Connection, run_id: str, new: Sequence[Metric]) -> Non
             lm.c.step, lm.c.timestamp, lm.c.value
         )
 
-    upsert(conn, lm, rows, keys=("key", "run_uuid"), where=newer)
+    upsert(conn, lm, [_row(run_id, m) for m in best], keys=("key", "run_uuid"), where=newer)
+
+
+# PostgreSQL hot path: fixed SQL text, one statement per table for the whole batch and the run
+# id bound once; the arrays are expanded server-side, far cheaper than a statement per row.
+_UNNEST = (
+    "SELECT k, v, t, s, n, %s FROM unnest(%s::varchar[], %s::float8[], %s::bigint[], "
+    "%s::bigint[], %s::boolean[]) AS m(k, v, t, s, n)"
+)
+_INSERT_PG = (
+    f"INSERT INTO metrics (key, value, timestamp, step, is_nan, run_uuid) {_UNNEST} "
+    "ON CONFLICT DO NOTHING"
+)
+_LATEST_PG = (
+    f"INSERT INTO latest_metrics AS lm (key, value, timestamp, step, is_nan, run_uuid) {_UNNEST} "
+    "ON CONFLICT (key, run_uuid) DO UPDATE SET value = excluded.value, "
+    "timestamp = excluded.timestamp, step = excluded.step, is_nan = excluded.is_nan "
+    "WHERE (excluded.step, excluded.timestamp, excluded.value) > (lm.step, lm.timestamp, lm.value)"
+)
+
+
+def _columns(items: Sequence[Metric]) -> tuple[list[Any], ...]:
+    return (
+        [m.key for m in items],
+        [m.value for m in items],
+        [m.timestamp for m in items],
+        [m.step for m in items],
+        [m.is_nan for m in items],
+    )
+
+
+def _row(run_id: str, m: Metric) -> dict[str, Any]:
+    return {
+        "key": m.key,
+        "value": m.value,
+        "timestamp": m.timestamp,
+        "step": m.step,
+        "is_nan": m.is_nan,
+        "run_uuid": run_id,
+    }
+
+
+def _pk(row: dict[str, Any]) -> tuple[Any, ...]:
+    return (row["key"], row["timestamp"], row["step"], row["value"], row["is_nan"])
+
+
+def _best_per_key(new: Sequence[Metric]) -> list[Metric]:
+    """Per key, the greatest (step, timestamp, value): MLflow's "latest", not the last written.
+
+    Sorted by key so concurrent batches lock latest_metrics rows in one order (no deadlocks).
+    """
+    best: dict[str, Metric] = {}
+    for m in new:
+        cur = best.get(m.key)
+        if cur is None or (m.step, m.timestamp, m.value) > (cur.step, cur.timestamp, cur.value):
+            best[m.key] = m
+    return sorted(best.values(), key=lambda m: m.key)
 
 
 def history(
