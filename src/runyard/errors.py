@@ -94,10 +94,6 @@ class InvalidState(MlflowError):
     error_code = "INVALID_STATE"
 
 
-class EndpointNotFound(MlflowError):
-    error_code = "ENDPOINT_NOT_FOUND"
-
-
 class TemporarilyUnavailable(MlflowError):
     error_code = "TEMPORARILY_UNAVAILABLE"
 

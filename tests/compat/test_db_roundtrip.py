@@ -7,86 +7,15 @@ reverse), and the official client reads every value back.
 from __future__ import annotations
 
 import math
-import os
-import subprocess
-import sys
-import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import httpx
-import mlflow
 import pytest
 from mlflow import MlflowClient
 from mlflow.entities import Metric, Param, RunTag
 
-from tests.servers import ServerProcess, free_port
+from tests.servers import mlflow_server, runyard_server
 
 pytestmark = pytest.mark.integration
-
-
-class MlflowServer:
-    """`mlflow server` (the pinned release) as a subprocess on a free loopback port."""
-
-    def __init__(self, backend_uri: str, workdir: Path) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = workdir / f"mlflow-{self.port}.log"
-        env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
-        cmd = [
-            sys.executable,
-            "-m",
-            "mlflow",
-            "server",
-            "--backend-store-uri",
-            backend_uri,
-            "--artifacts-destination",
-            str(workdir / "mlartifacts"),
-            "-h",
-            "127.0.0.1",
-            "-p",
-            str(self.port),
-            "--workers",
-            "1",
-        ]
-        with self.log.open("wb") as out:
-            self.proc = subprocess.Popen(
-                cmd, cwd=workdir, stdout=out, stderr=subprocess.STDOUT, env=env
-            )
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"mlflow server exited:\n{self.log.read_text()}")
-            try:
-                if httpx.get(self.url + "/health", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                time.sleep(0.3)
-        self.stop()
-        raise RuntimeError(f"mlflow server did not start:\n{self.log.read_text()}")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-
-@pytest.fixture
-def mlflow_server(tmp_path: Path) -> Iterator[Callable[[str], MlflowServer]]:
-    started: list[MlflowServer] = []
-
-    def start(uri: str) -> MlflowServer:
-        server = MlflowServer(uri, tmp_path)
-        started.append(server)
-        return server
-
-    yield start
-    for server in started:
-        server.stop()
 
 
 def _write(url: str) -> dict[str, object]:
@@ -138,46 +67,27 @@ def _read_back(url: str, expected: dict[str, object]) -> None:
     assert int(client.create_experiment("after-roundtrip")) > int(str(expected["eid"]))
 
 
+@pytest.mark.parametrize("writer", ["mlflow", "runyard"])
 @pytest.mark.parametrize(
     "backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 )
-def test_mlflow_database_is_served_by_runyard(
-    backend: str,
-    tmp_path: Path,
-    request: pytest.FixtureRequest,
-    mlflow_server: Callable[[str], MlflowServer],
-    start_server: Callable[..., ServerProcess],
+def test_database_written_by_one_server_is_served_by_the_other(
+    writer: str, backend: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     uri = (
         f"sqlite:///{tmp_path / 'shared.db'}"
         if backend == "sqlite"
         else request.getfixturevalue("make_pg_db")()
     )
-    theirs = mlflow_server(uri)
-    expected = _write(theirs.url)
-    theirs.stop()
-    ours = start_server(uri)
-    _read_back(ours.url, expected)
-
-
-@pytest.mark.parametrize(
-    "backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
-)
-def test_runyard_database_is_served_by_mlflow(
-    backend: str,
-    tmp_path: Path,
-    request: pytest.FixtureRequest,
-    mlflow_server: Callable[[str], MlflowServer],
-    start_server: Callable[..., ServerProcess],
-) -> None:
-    uri = (
-        f"sqlite:///{tmp_path / 'shared.db'}"
-        if backend == "sqlite"
-        else request.getfixturevalue("make_pg_db")()
-    )
-    ours = start_server(uri)
-    expected = _write(ours.url)
-    ours.stop()
-    theirs = mlflow_server(uri)
-    _read_back(theirs.url, expected)
-    mlflow.set_tracking_uri(None)  # type: ignore[arg-type]
+    start = {"mlflow": mlflow_server, "runyard": runyard_server}
+    reader = "runyard" if writer == "mlflow" else "mlflow"
+    first = start[writer](uri, tmp_path)
+    try:
+        expected = _write(first.url)
+    finally:
+        first.stop()
+    second = start[reader](uri, tmp_path)
+    try:
+        _read_back(second.url, expected)
+    finally:
+        second.stop()

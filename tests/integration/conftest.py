@@ -13,7 +13,8 @@ from collections.abc import Iterator
 import mlflow
 import pytest
 
-from tests.integration.livesrv import LiveServer, live_server
+from tests.integration.livesrv import live_server
+from tests.servers import ServerProcess
 
 # The client retries 5xx answers with exponential backoff (seven times by default), which would
 # turn one server bug into minutes of waiting; tests want the first answer.
@@ -30,7 +31,7 @@ CLIENT_ENV = {
 )
 def server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[LiveServer]:
+) -> Iterator[ServerProcess]:
     """One server per test module and backend, with the client's environment set for it."""
     saved = {k: os.environ.get(k) for k in CLIENT_ENV}
     os.environ.update(CLIENT_ENV)
@@ -46,7 +47,7 @@ def server(
 
 
 @pytest.fixture(autouse=True)
-def tracking_uri(server: LiveServer) -> Iterator[str]:
+def tracking_uri(server: ServerProcess) -> Iterator[str]:
     """Point the fluent API and ``MlflowClient()`` at the module's server for one test.
 
     Afterwards no run is left active, the active experiment is forgotten and the previous

@@ -3,64 +3,17 @@ reference databases created once per session by mlflow's own ``mlflow db upgrade
 
 from __future__ import annotations
 
-import functools
-import os
 import subprocess
 import sys
-import uuid
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-# Maintenance database on the local server (same variable as tests/conftest.py); test databases
-# are created beside it.
-PG_ADMIN_URL = os.environ.get("RUNYARD_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
-
-
-@functools.cache
-def _pg_unreachable() -> str | None:
-    """Why PostgreSQL can't be used, or None when it can (asked once per process)."""
-    engine = sa.create_engine(PG_ADMIN_URL, connect_args={"connect_timeout": 3})
-    try:
-        with engine.connect() as conn:
-            conn.execute(sa.text("SELECT 1"))
-    except Exception as exc:  # any failure means "no usable server"
-        return f"{type(exc).__name__}: {exc}"
-    finally:
-        engine.dispose()
-    return None
-
-
-def require_postgres() -> None:
-    reason = _pg_unreachable()
-    if reason is None:
-        return
-    message = f"PostgreSQL at {PG_ADMIN_URL} unreachable ({reason})"
-    if os.environ.get("RUNYARD_REQUIRE_SERVICES", "") not in ("", "0"):
-        pytest.fail(message)
-    pytest.skip(message)
-
-
-@contextmanager
-def pg_database() -> Iterator[str]:
-    """A new, empty PostgreSQL database, dropped (with its connections) afterwards."""
-    require_postgres()
-    name = f"runyard_test_{uuid.uuid4().hex}"
-    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-        try:
-            yield sa.make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-        finally:
-            with admin.connect() as conn:
-                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        admin.dispose()
+from tests.servers import pg_database
 
 
 def sqlite_url(path: Path) -> str:

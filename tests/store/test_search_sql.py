@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import random
 import time
 import uuid
@@ -26,6 +25,7 @@ from sqlalchemy.engine import Engine
 from runyard.domain import search
 from runyard.store import schema
 from runyard.store.search_sql import select_experiment_ids, select_run_ids
+from tests.servers import PG_ADMIN_URL, REQUIRE_SERVICES
 
 mlflow_store_module = pytest.importorskip("mlflow.store.tracking.sqlalchemy_store")
 logging.getLogger("alembic").setLevel(logging.WARNING)
@@ -43,8 +43,6 @@ from mlflow.entities import (  # noqa: E402
     ViewType,
 )
 
-PG_ADMIN_URL = os.environ.get("RUNYARD_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
-REQUIRE_SERVICES = os.environ.get("RUNYARD_REQUIRE_SERVICES", "") not in ("", "0")
 DIALECTS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 VIEW_TYPES = {
     "ACTIVE_ONLY": ViewType.ACTIVE_ONLY,

@@ -748,6 +748,16 @@ def _run_identifier(identifier: str, valid_attributes: Sequence[str]) -> tuple[E
     return entity, key
 
 
+def _numeric_attribute(raw: str, tok: _Tok, key: str) -> Value:
+    if tok.kind == INT:
+        return _integer(raw)
+    if tok.kind == FLOAT:
+        return float(raw)
+    raise InvalidParameterValue(
+        f"Expected numeric value type for numeric attribute: {key}. Found {raw}"
+    )
+
+
 def _run_value(text: str, entity: str, key: str, tok: _Tok) -> Value:
     raw = text[tok.start : tok.end]
     if entity == METRIC:
@@ -762,13 +772,7 @@ def _run_value(text: str, entity: str, key: str, tok: _Tok) -> Value:
         )
     if entity == ATTRIBUTE:
         if key in _RUN_NUMERIC_ATTRIBUTES:
-            if tok.kind == INT:
-                return _integer(raw)
-            if tok.kind == FLOAT:
-                return float(raw)
-            raise InvalidParameterValue(
-                f"Expected numeric value type for numeric attribute: {key}. Found {raw}"
-            )
+            return _numeric_attribute(raw, tok, key)
         if tok.kind in (STRING, IDENT):
             return _quoted_value(raw)
         if tok.kind == PAREN:
@@ -949,13 +953,7 @@ def _experiment_value(text: str, entity: str, key: str, tok: _Tok) -> Value:
             f"Expected a quoted string value for tag (e.g. 'my-value'). Got value {raw}"
         )
     if key in _EXPERIMENT_NUMERIC_ATTRIBUTES:
-        if tok.kind == INT:
-            return _integer(raw)
-        if tok.kind == FLOAT:
-            return float(raw)
-        raise InvalidParameterValue(
-            f"Expected numeric value type for numeric attribute: {key}. Found {raw}"
-        )
+        return _numeric_attribute(raw, tok, key)
     if tok.kind in (STRING, IDENT):
         return _quoted_value(raw)
     if tok.kind == PAREN:

@@ -18,7 +18,14 @@ from runyard.store.schema import experiment_tags, experiments
 from runyard.store.search_sql import select_experiment_ids
 
 WORKSPACE = "default"
-_INT32 = (-(2**31), 2**31 - 1)
+
+
+def can_exist(experiment_id: int) -> bool:
+    """experiment_id is a 32-bit INTEGER column: larger ids cannot exist, and binding them
+    would be a database error rather than "not found"."""
+    return -(2**31) <= experiment_id < 2**31
+
+
 _COLUMNS = (
     experiments.c.experiment_id,
     experiments.c.name,
@@ -79,9 +86,7 @@ def _to_entity(row: Any, tags: list[Tag]) -> Experiment:
 
 def load(conn: Connection, ids: Sequence[int]) -> list[Experiment]:
     """Experiments with their tags, in the order of ``ids`` (missing ids are skipped)."""
-    # experiment_id is a 32-bit INTEGER column: larger ids cannot exist, and binding them
-    # would be a database error rather than "not found".
-    ids = [i for i in ids if _INT32[0] <= i <= _INT32[1]]
+    ids = [i for i in ids if can_exist(i)]
     if not ids:
         return []
     rows = conn.execute(sa.select(*_COLUMNS).where(experiments.c.experiment_id.in_(ids))).all()
@@ -114,10 +119,9 @@ def get_by_name(conn: Connection, name: str) -> Experiment | None:
 
 
 def lifecycle_stage(conn: Connection, experiment_id: int) -> str:
-    in_range = _INT32[0] <= experiment_id <= _INT32[1]
     stage = (
         None
-        if not in_range
+        if not can_exist(experiment_id)
         else conn.execute(
             sa.select(experiments.c.lifecycle_stage).where(
                 experiments.c.experiment_id == experiment_id

@@ -21,6 +21,7 @@ from runyard.domain.entities import (
 )
 from runyard.domain.search import Comparison, OrderKey
 from runyard.errors import ResourceDoesNotExist
+from runyard.store import experiments as experiment_store
 from runyard.store.engine import in_list, insert_ignore, upsert
 from runyard.store.schema import (
     datasets,
@@ -161,7 +162,7 @@ def search(
     limit: int,
 ) -> list[Run]:
     """One page of matching runs, in search order: an id query, then the batch load."""
-    experiment_ids = [i for i in experiment_ids if -(2**31) <= i < 2**31]  # INTEGER column
+    experiment_ids = [i for i in experiment_ids if experiment_store.can_exist(i)]
     query = select_run_ids(
         list(experiment_ids), list(filters), list(order_by), view_type, offset, limit
     )
