@@ -11,6 +11,8 @@ T = TypeVar("T")
 
 ACTIVE = "active"
 DELETED = "deleted"
+# The tag that mirrors a run's name (runs.name); setting it renames the run.
+RUN_NAME_TAG = "mlflow.runName"
 
 RUN_STATUSES = ("RUNNING", "SCHEDULED", "FINISHED", "FAILED", "KILLED")
 VIEW_TYPES = ("ACTIVE_ONLY", "DELETED_ONLY", "ALL")

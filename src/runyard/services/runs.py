@@ -9,6 +9,7 @@ from runyard.domain import search, validation
 from runyard.domain.entities import (
     ACTIVE,
     DELETED,
+    RUN_NAME_TAG,
     DatasetInput,
     Metric,
     ModelIO,
@@ -23,20 +24,21 @@ from runyard.errors import InvalidParameterValue, ResourceDoesNotExist
 from runyard.services.context import Ctx, append_uri_path
 from runyard.store import experiments as experiment_store
 from runyard.store import inputs as input_store
-from runyard.store import metrics as metric_store
+from runyard.store import run_writes
 from runyard.store import runs as store
 from runyard.store.engine import Connection
 
-RUN_NAME_TAG = "mlflow.runName"
+
+def _not_active(run_id: str, stage: str) -> InvalidParameterValue:
+    return InvalidParameterValue(
+        f"The run {run_id} must be in the 'active' state. Current state is {stage}."
+    )
 
 
 def _active_run(conn: Connection, run_id: str) -> RunInfo:
     info = store.get_info(conn, run_id, lock=True)
     if info.lifecycle_stage != ACTIVE:
-        raise InvalidParameterValue(
-            f"The run {run_id} must be in the 'active' state. "
-            f"Current state is {info.lifecycle_stage}."
-        )
+        raise _not_active(run_id, info.lifecycle_stage)
     return info
 
 
@@ -62,11 +64,10 @@ def create(
         checked.append(Tag(RUN_NAME_TAG, name))
 
     def tx(conn: Connection) -> Run:
-        experiment = experiment_store.get(conn, eid)
-        if experiment.lifecycle_stage != ACTIVE:
+        stage, location = experiment_store.stage_and_location(conn, eid)
+        if stage != ACTIVE:
             raise InvalidParameterValue(
-                f"The experiment {eid} must be in the 'active' state. "
-                f"Current state is {experiment.lifecycle_stage}."
+                f"The experiment {eid} must be in the 'active' state. Current state is {stage}."
             )
         run_id = uuid.uuid4().hex
         info = RunInfo(
@@ -77,14 +78,19 @@ def create(
             status="RUNNING",
             start_time=start_time if start_time is not None else ctx.clock(),
             end_time=None,
-            artifact_uri=append_uri_path(experiment.artifact_location or "", run_id, "artifacts"),
+            artifact_uri=append_uri_path(location, run_id, "artifacts"),
             lifecycle_stage=ACTIVE,
         )
-        store.insert(conn, info, checked)
+        if not store.insert(conn, info, checked):  # deleted since it was read
+            stage = experiment_store.lifecycle_stage(conn, eid)
+            raise InvalidParameterValue(
+                f"The experiment {eid} must be in the 'active' state. Current state is {stage}."
+            )
         last = {t.key: t for t in checked}  # what the tags table now holds
         return Run(info, tags=sorted(last.values(), key=lambda t: t.key))
 
-    return ctx.db.write(tx)
+    # The read and the guarded insert are each safe alone: no transaction needed.
+    return ctx.db.write_statements(tx)
 
 
 def get(ctx: Ctx, run_id: str) -> Run:
@@ -101,20 +107,12 @@ def update(
     ctx: Ctx, run_id: str, status: str | None, end_time: int | None, run_name: str | None
 ) -> RunInfo:
     def tx(conn: Connection) -> RunInfo:
-        _active_run(conn, run_id)
-        values: dict[str, object] = {}
-        if status is not None:
-            values["status"] = status
-        if end_time is not None:
-            values["end_time"] = end_time
-        if run_name:
-            values["name"] = run_name
-            store.set_tags(conn, run_id, [Tag(RUN_NAME_TAG, run_name)])
-        if values:
-            store.update(conn, run_id, **values)
-        return store.get_info(conn, run_id)
+        info = store.update_active(conn, run_id, status, end_time, run_name or None)
+        if info is None:
+            raise _not_active(run_id, store.get_info(conn, run_id).lifecycle_stage)
+        return info
 
-    return ctx.db.write(tx)
+    return ctx.db.write_statements(tx)
 
 
 def delete(ctx: Ctx, run_id: str) -> None:
@@ -133,32 +131,44 @@ def restore(ctx: Ctx, run_id: str) -> None:
     ctx.db.write(tx)
 
 
-def _write_params(conn: Connection, run_id: str, params: Sequence[Param], *, single: bool) -> None:
-    existing = store.get_params(conn, run_id, [p.key for p in params])
-    changed = [p for p in params if p.key in existing and existing[p.key] != p.value]
-    if changed and single:
+def _log(
+    ctx: Ctx,
+    run_id: str,
+    params: Sequence[Param] = (),
+    metrics: Sequence[Metric] = (),
+    tags: Sequence[Tag] = (),
+    *,
+    single_param: bool = False,
+) -> None:
+    """Write to an active run, all or nothing, and raise MLflow's error if it was refused."""
+    name = next((t.value for t in reversed(tags) if t.key == RUN_NAME_TAG), None)
+    guard = ctx.db.write_statements(
+        lambda conn: run_writes.log(conn, run_id, params, metrics, tags, name)
+    )
+    if guard.lifecycle_stage is None:
+        raise ResourceDoesNotExist(f"Run with id={run_id} not found")
+    if guard.lifecycle_stage != ACTIVE:
+        raise _not_active(run_id, guard.lifecycle_stage)
+    if guard.stored_params:
+        raise _param_changed(run_id, params, guard.stored_params, single_param)
+
+
+def _param_changed(
+    run_id: str, params: Sequence[Param], stored: dict[str, str], single: bool
+) -> InvalidParameterValue:
+    changed = [p for p in params if p.key in stored]
+    if single:
         p = changed[0]
-        raise InvalidParameterValue(
+        return InvalidParameterValue(
             f"Changing param values is not allowed. Param with key='{p.key}' was already"
-            f" logged with value='{existing[p.key]}' for run ID='{run_id}'. Attempted logging"
+            f" logged with value='{stored[p.key]}' for run ID='{run_id}'. Attempted logging"
             f" new value '{p.value}'."
         )
-    if changed:
-        detail = [
-            {"key": p.key, "old_value": existing[p.key], "new_value": p.value} for p in changed
-        ]
-        raise InvalidParameterValue(
-            "Changing param values is not allowed. Params were already"
-            f" logged='{detail}' for run ID='{run_id}'."
-        )
-    store.insert_params(conn, run_id, [p for p in params if p.key not in existing])
-
-
-def _write_tags(conn: Connection, run_id: str, tags: Sequence[Tag]) -> None:
-    store.set_tags(conn, run_id, tags)
-    name = next((t.value for t in reversed(tags) if t.key == RUN_NAME_TAG), None)
-    if name is not None:
-        store.update(conn, run_id, name=name)
+    detail = [{"key": p.key, "old_value": stored[p.key], "new_value": p.value} for p in changed]
+    return InvalidParameterValue(
+        "Changing param values is not allowed. Params were already"
+        f" logged='{detail}' for run ID='{run_id}'."
+    )
 
 
 def _sanitize(metric: Metric) -> Metric:
@@ -167,23 +177,11 @@ def _sanitize(metric: Metric) -> Metric:
 
 
 def log_param(ctx: Ctx, run_id: str, param: Param) -> None:
-    checked = validation.validate_param(param)
-
-    def tx(conn: Connection) -> None:
-        _active_run(conn, run_id)
-        _write_params(conn, run_id, [checked], single=True)
-
-    ctx.db.write(tx)
+    _log(ctx, run_id, params=[validation.validate_param(param)], single_param=True)
 
 
 def set_tag(ctx: Ctx, run_id: str, tag: Tag) -> None:
-    checked = validation.validate_tag(tag)
-
-    def tx(conn: Connection) -> None:
-        _active_run(conn, run_id)
-        _write_tags(conn, run_id, [checked])
-
-    ctx.db.write(tx)
+    _log(ctx, run_id, tags=[validation.validate_tag(tag)])
 
 
 def delete_tag(ctx: Ctx, run_id: str, key: str) -> None:
@@ -197,13 +195,7 @@ def delete_tag(ctx: Ctx, run_id: str, key: str) -> None:
 
 def log_metric(ctx: Ctx, run_id: str, metric: Metric) -> None:
     validation.validate_metric(metric)
-    clean = _sanitize(metric)
-
-    def tx(conn: Connection) -> None:
-        _active_run(conn, run_id)
-        metric_store.insert(conn, run_id, [clean])
-
-    ctx.db.write(tx)
+    _log(ctx, run_id, metrics=[_sanitize(metric)])
 
 
 def log_batch(
@@ -213,7 +205,7 @@ def log_batch(
     params: Sequence[Param],
     tags: Sequence[Tag],
 ) -> None:
-    """All of a batch or none of it: one transaction."""
+    """All of a batch or none of it."""
     validation.validate_run_id(run_id)
     validation.validate_batch_limits(len(metrics), len(params), len(tags))
     for i, m in enumerate(metrics):
@@ -221,17 +213,7 @@ def log_batch(
     checked_params = [validation.validate_param(p, f"params[{i}]") for i, p in enumerate(params)]
     checked_tags = [validation.validate_tag(t, f"tags[{i}]") for i, t in enumerate(tags)]
     validation.validate_param_keys_unique(checked_params)
-    clean = [_sanitize(m) for m in metrics]
-
-    def tx(conn: Connection) -> None:
-        _active_run(conn, run_id)
-        if checked_params:
-            _write_params(conn, run_id, checked_params, single=False)
-        metric_store.insert(conn, run_id, clean)
-        if checked_tags:
-            _write_tags(conn, run_id, checked_tags)
-
-    ctx.db.write(tx)
+    _log(ctx, run_id, checked_params, [_sanitize(m) for m in metrics], checked_tags)
 
 
 def log_inputs(

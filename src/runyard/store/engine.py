@@ -48,6 +48,8 @@ class Database:
         self.engine = make_engine(url, pool_size, max_overflow)
         self.dialect = self.engine.dialect.name
         self._write_lock = threading.Lock() if self.dialect == "sqlite" else None
+        # Same pool; each statement commits on its own, so no BEGIN/COMMIT round trips.
+        self._autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
 
     @contextmanager
     def _write_conn(self) -> Iterator[Connection]:
@@ -65,7 +67,18 @@ class Database:
             conn.exec_driver_sql("COMMIT")
 
     @contextmanager
+    def _autocommit_conn(self) -> Iterator[Connection]:
+        with self._autocommit.connect() as conn:
+            yield conn
+
+    @contextmanager
     def _read_conn(self) -> Iterator[Connection]:
+        if self._write_lock is None:
+            # PostgreSQL at READ COMMITTED gives each statement its own snapshot even inside
+            # BEGIN, so an explicit transaction would add two round trips and no consistency.
+            with self._autocommit.connect() as conn:
+                yield conn
+            return
         with self.engine.connect() as conn:
             if self._write_lock is not None:
                 conn.exec_driver_sql("BEGIN")
@@ -79,8 +92,17 @@ class Database:
         """Run ``fn`` in one write transaction, retried on transient lock/serialization errors."""
         return self._run(self._write_conn, fn)
 
+    def write_statements(self, fn: Callable[[Connection], T]) -> T:
+        """Run ``fn`` whose every statement is atomic and safe on its own (one round trip each).
+
+        PostgreSQL: autocommit, no BEGIN/COMMIT. SQLite: an ordinary write transaction.
+        """
+        if self._write_lock is not None:
+            return self.write(fn)
+        return self._run(self._autocommit_conn, fn)
+
     def read(self, fn: Callable[[Connection], T]) -> T:
-        """Run ``fn`` on a consistent read snapshot."""
+        """Run ``fn`` for reading (SQLite: on one snapshot; PostgreSQL: READ COMMITTED)."""
         return self._run(self._read_conn, fn)
 
     def _run(self, opener: Callable[[], Any], fn: Callable[[Connection], T]) -> T:
@@ -94,8 +116,9 @@ class Database:
             except OverflowError as exc:  # sqlite3 refuses integers beyond 64 bits itself
                 raise InvalidParameterValue(f"The database rejected a value: {exc}") from exc
             except DBAPIError as exc:
-                if not _is_transient(exc) or attempt == _RETRIES - 1:
-                    if _is_transient(exc) or isinstance(exc, OperationalError):
+                retry = _is_transient(exc) or exc.connection_invalidated
+                if not retry or attempt == _RETRIES - 1:
+                    if retry or isinstance(exc, OperationalError):
                         raise TemporarilyUnavailable(
                             "The metadata database is busy or unreachable; retry the request."
                         ) from exc
@@ -112,13 +135,45 @@ def make_engine(url: str, pool_size: int = 5, max_overflow: int = 5) -> Engine:
         engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _sqlite_on_connect)
         return engine
-    return sa.create_engine(
+    engine = sa.create_engine(
         url,
         pool_size=pool_size,
         max_overflow=max_overflow,
-        pool_pre_ping=True,
         pool_recycle=1800,
     )
+    _ping_idle_connections(engine)
+    return engine
+
+
+# A connection handed back less than this long ago has just proved itself alive.
+_PING_AFTER_IDLE_S = 2.0
+
+
+def _ping_idle_connections(engine: Engine) -> None:
+    """Pre-ping a pooled connection on checkout, unless it was in use a moment ago.
+
+    SQLAlchemy's ``pool_pre_ping`` costs a round trip on every checkout, about as much as the
+    statement of a small write; a connection that sat idle (where a restarted or timed-out
+    server would have dropped it) is pinged, one that is busy in a loaded server is not. A
+    connection that dies while busy fails its statement, and ``Database`` retries the whole
+    transaction on a fresh one.
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _mark_idle(_dbapi_conn: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since < _PING_AFTER_IDLE_S:
+            return
+        try:
+            alive = engine.dialect.do_ping(dbapi_conn)
+        except Exception as exc:  # any failure means the connection is unusable
+            raise sa.exc.DisconnectionError(str(exc)) from exc
+        if not alive:
+            raise sa.exc.DisconnectionError("the database connection did not answer a ping")
 
 
 def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:

@@ -119,18 +119,23 @@ def get_by_name(conn: Connection, name: str) -> Experiment | None:
 
 
 def lifecycle_stage(conn: Connection, experiment_id: int) -> str:
-    stage = (
+    return stage_and_location(conn, experiment_id)[0]
+
+
+def stage_and_location(conn: Connection, experiment_id: int) -> tuple[str, str]:
+    """An experiment's lifecycle stage and artifact location, without loading its tags."""
+    row = (
         None
         if not can_exist(experiment_id)
         else conn.execute(
-            sa.select(experiments.c.lifecycle_stage).where(
+            sa.select(experiments.c.lifecycle_stage, experiments.c.artifact_location).where(
                 experiments.c.experiment_id == experiment_id
             )
-        ).scalar()
+        ).first()
     )
-    if stage is None:
+    if row is None:
         raise ResourceDoesNotExist(f"No Experiment with id={experiment_id} exists")
-    return str(stage)
+    return str(row[0]), row[1] or ""
 
 
 def update(conn: Connection, experiment_id: int, now: int, **values: object) -> None:

@@ -18,15 +18,13 @@ _HISTORY_ORDER = (metrics.c.timestamp, metrics.c.step, metrics.c.value)
 def insert(conn: Connection, run_id: str, new: Sequence[Metric]) -> None:
     """Append metrics (exact duplicates are ignored) and advance ``latest_metrics``.
 
+    Portable Core statements; PostgreSQL logs to runs through ``run_writes`` in one statement.
+
     ``new`` carries already-sanitised values (NaN stored as 0 with is_nan, inf clamped).
     """
     if not new:
         return
-    best = _best_per_key(new)
-    if conn.dialect.name == "postgresql":
-        conn.exec_driver_sql(_INSERT_PG, (run_id, *_columns(new)))
-        conn.exec_driver_sql(_LATEST_PG, (run_id, *_columns(best)))
-        return
+    best = best_per_key(new)
     rows = [_row(run_id, m) for m in new]
     insert_ignore(conn, metrics, list({_pk(r): r for r in rows}.values()))
     lm = latest_metrics
@@ -39,25 +37,7 @@ def insert(conn: Connection, run_id: str, new: Sequence[Metric]) -> None:
     upsert(conn, lm, [_row(run_id, m) for m in best], keys=("key", "run_uuid"), where=newer)
 
 
-# PostgreSQL hot path: fixed SQL text, one statement per table for the whole batch and the run
-# id bound once; the arrays are expanded server-side, far cheaper than a statement per row.
-_UNNEST = (
-    "SELECT k, v, t, s, n, %s FROM unnest(%s::varchar[], %s::float8[], %s::bigint[], "
-    "%s::bigint[], %s::boolean[]) AS m(k, v, t, s, n)"
-)
-_INSERT_PG = (
-    f"INSERT INTO metrics (key, value, timestamp, step, is_nan, run_uuid) {_UNNEST} "
-    "ON CONFLICT DO NOTHING"
-)
-_LATEST_PG = (
-    f"INSERT INTO latest_metrics AS lm (key, value, timestamp, step, is_nan, run_uuid) {_UNNEST} "
-    "ON CONFLICT (key, run_uuid) DO UPDATE SET value = excluded.value, "
-    "timestamp = excluded.timestamp, step = excluded.step, is_nan = excluded.is_nan "
-    "WHERE (excluded.step, excluded.timestamp, excluded.value) > (lm.step, lm.timestamp, lm.value)"
-)
-
-
-def _columns(items: Sequence[Metric]) -> tuple[list[Any], ...]:
+def columns(items: Sequence[Metric]) -> tuple[list[Any], ...]:
     return (
         [m.key for m in items],
         [m.value for m in items],
@@ -82,7 +62,7 @@ def _pk(row: dict[str, Any]) -> tuple[Any, ...]:
     return (row["key"], row["timestamp"], row["step"], row["value"], row["is_nan"])
 
 
-def _best_per_key(new: Sequence[Metric]) -> list[Metric]:
+def best_per_key(new: Sequence[Metric]) -> list[Metric]:
     """Per key, the greatest (step, timestamp, value): MLflow's "latest", not the last written.
 
     Sorted by key so concurrent batches lock latest_metrics rows in one order (no deadlocks).

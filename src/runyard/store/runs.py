@@ -10,6 +10,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from runyard.domain.entities import (
+    ACTIVE,
+    RUN_NAME_TAG,
     Dataset,
     DatasetInput,
     Metric,
@@ -47,7 +49,26 @@ _INFO_COLUMNS = (
 )
 
 
-def insert(conn: Connection, info: RunInfo, run_tags: Sequence[Tag]) -> None:
+def insert(conn: Connection, info: RunInfo, run_tags: Sequence[Tag]) -> bool:
+    """Insert a run and its tags if its experiment is still active; False if it is not."""
+    if conn.dialect.name == "postgresql":
+        keys, values = last_per_key(run_tags)
+        inserted = conn.exec_driver_sql(
+            _INSERT_PG,
+            {
+                "run": info.run_id,
+                "name": info.run_name,
+                "user": info.user_id,
+                "status": info.status,
+                "start": info.start_time,
+                "stage": info.lifecycle_stage,
+                "uri": info.artifact_uri,
+                "eid": info.experiment_id,
+                "tk": keys,
+                "tv": values,
+            },
+        ).scalar()
+        return bool(inserted)
     conn.execute(
         runs.insert().values(
             run_uuid=info.run_id,
@@ -67,6 +88,77 @@ def insert(conn: Connection, info: RunInfo, run_tags: Sequence[Tag]) -> None:
         )
     )
     set_tags(conn, info.run_id, run_tags)
+    return True
+
+
+# One statement: the run (only into an active experiment) and its tags.
+_INSERT_PG = f"""
+WITH run AS (
+    INSERT INTO runs (run_uuid, name, source_type, source_name, entry_point_name, user_id,
+        status, start_time, end_time, source_version, lifecycle_stage, artifact_uri,
+        experiment_id, deleted_time)
+    SELECT %(run)s, %(name)s, 'UNKNOWN', '', '', %(user)s, %(status)s, %(start)s::bigint, NULL,
+        '', %(stage)s, %(uri)s, experiment_id, NULL
+    FROM experiments WHERE experiment_id = %(eid)s AND lifecycle_stage = '{ACTIVE}'
+    RETURNING run_uuid
+), run_tags AS (
+    INSERT INTO tags (key, value, run_uuid)
+    SELECT k, v, run_uuid FROM run, unnest(%(tk)s::varchar[], %(tv)s::varchar[]) AS t(k, v)
+)
+SELECT count(*) FROM run
+"""
+
+
+def update_active(
+    conn: Connection, run_id: str, status: str | None, end_time: int | None, name: str | None
+) -> RunInfo | None:
+    """Change an active run (``None`` leaves a field alone) and return it; None if the run is
+    missing or not active. A new name is mirrored into the ``mlflow.runName`` tag."""
+    if conn.dialect.name == "postgresql":
+        row = conn.exec_driver_sql(
+            _UPDATE_ACTIVE_PG,
+            {"run": run_id, "status": status, "end": end_time, "name": name},
+        ).first()
+        return None if row is None else _info(row)
+    stage = lifecycle_stage(conn, run_id)
+    if stage != ACTIVE:
+        return None
+    values = {"status": status, "end_time": end_time, "name": name}
+    if changes := {k: v for k, v in values.items() if v is not None}:
+        update(conn, run_id, **changes)
+    if name is not None:
+        set_tags(conn, run_id, [Tag(RUN_NAME_TAG, name)])
+    return get_info(conn, run_id)
+
+
+_UPDATE_ACTIVE_PG = f"""
+WITH changed AS (
+    UPDATE runs SET status = COALESCE(%(status)s::varchar, status),
+        end_time = COALESCE(%(end)s::bigint, end_time), name = COALESCE(%(name)s::varchar, name)
+    WHERE run_uuid = %(run)s AND lifecycle_stage = '{ACTIVE}'
+    RETURNING run_uuid, name, experiment_id, user_id, status, start_time, end_time,
+        artifact_uri, lifecycle_stage
+), name_tag AS (
+    INSERT INTO tags (key, value, run_uuid)
+    SELECT '{RUN_NAME_TAG}', %(name)s::varchar, run_uuid FROM changed
+    WHERE %(name)s::varchar IS NOT NULL
+    ON CONFLICT (key, run_uuid) DO UPDATE SET value = excluded.value
+)
+SELECT * FROM changed
+"""
+
+
+def lifecycle_stage(conn: Connection, run_id: str) -> str | None:
+    """The run's lifecycle stage, or None if there is no such run."""
+    stage = conn.execute(sa.select(runs.c.lifecycle_stage).where(runs.c.run_uuid == run_id))
+    return stage.scalar()
+
+
+def last_per_key(items: Sequence[Tag]) -> tuple[list[str], list[str]]:
+    """Keys and values with later values for the same key winning, as when MLflow applies
+    them one by one."""
+    last = {t.key: t.value for t in items}
+    return list(last), list(last.values())
 
 
 def _info(row: Any) -> RunInfo:
@@ -278,9 +370,8 @@ def insert_params(conn: Connection, run_id: str, new: Sequence[Param]) -> None:
 
 
 def set_tags(conn: Connection, run_id: str, new: Sequence[Tag]) -> None:
-    # Later values for the same key win, as when MLflow applies them one by one.
-    last = {t.key: t.value for t in new}
-    rows = [{"key": k, "value": v, "run_uuid": run_id} for k, v in last.items()]
+    keys, values = last_per_key(new)
+    rows = [{"key": k, "value": v, "run_uuid": run_id} for k, v in zip(keys, values, strict=True)]
     upsert(conn, tags, rows, keys=("key", "run_uuid"))
 
 

@@ -28,6 +28,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.visitors import InternalTraversal
 
+from runyard.domain.entities import RUN_NAME_TAG
 from runyard.domain.search import Comparison, OrderKey, Value
 from runyard.errors import InvalidParameterValue
 from runyard.store.schema import (
@@ -49,7 +50,6 @@ _STAGES = {
     "DELETED_ONLY": ("deleted",),
     "ALL": ("active", "deleted"),
 }
-_RUN_NAME_TAG = "mlflow.runName"
 _DATASET_CONTEXT_TAG = "mlflow.data.context"
 _INT64 = 2**63 - 1
 
@@ -202,7 +202,7 @@ def _run_filter(c: Comparison) -> ColumnElement[bool]:
             # MLflow matches the mlflow.runName tag (runs.name is empty for old runs).
             return sa.exists().where(
                 tags.c.run_uuid == runs.c.run_uuid,
-                tags.c.key == _RUN_NAME_TAG,
+                tags.c.key == RUN_NAME_TAG,
                 _compare(tags.c.value, c.comparator, c.value),
             )
         return _compare(_RUN_COLUMNS[c.key], c.comparator, c.value)
