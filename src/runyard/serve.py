@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import os
 import signal
@@ -34,11 +35,26 @@ def _config(settings: Settings) -> uvicorn.Config:
     )
 
 
+def _tune_gc() -> None:
+    """Fewer, cheaper garbage collections for a server that builds large short-lived pages.
+
+    A 1000-run search page allocates ~100k small objects that die with the response; at the
+    default gen-0 threshold (700) that triggers dozens of collections, some of them full ones
+    over everything imported at start-up. Freezing moves the start-up objects out of the
+    collector's view (and keeps forked workers' pages shared); the higher threshold makes
+    collections rarer. Reference cycles are still collected.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 50, 100)
+
+
 def serve(settings: Settings) -> None:
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(name)s %(message)s")
     # Check (and on an empty database create) the schema once, before any worker starts,
     # so that a bad database stops the command with a clear message and a non-zero exit.
     open_context(settings).db.dispose()
+    _tune_gc()
     sock = _bind(settings.host, settings.port)
     if settings.workers == 1:
         uvicorn.Server(_config(settings)).run(sockets=[sock])

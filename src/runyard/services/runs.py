@@ -24,7 +24,7 @@ from runyard.errors import InvalidParameterValue, ResourceDoesNotExist
 from runyard.services.context import Ctx, append_uri_path
 from runyard.store import experiments as experiment_store
 from runyard.store import inputs as input_store
-from runyard.store import run_writes
+from runyard.store import run_pages, run_writes
 from runyard.store import runs as store
 from runyard.store.engine import Connection
 
@@ -95,7 +95,7 @@ def create(
 
 def get(ctx: Ctx, run_id: str) -> Run:
     def tx(conn: Connection) -> Run:
-        found = store.load(conn, [run_id])
+        found = run_pages.load(conn, [run_id])
         if not found:
             raise ResourceDoesNotExist(f"Run with id={run_id} not found")
         return found[0]
@@ -254,6 +254,6 @@ def search_runs(
         return Page([])
 
     def tx(conn: Connection) -> list[Run]:
-        return store.search(conn, eids, filters, ordering, view_type, offset, max_results + 1)
+        return run_pages.search(conn, eids, filters, ordering, view_type, offset, max_results + 1)
 
     return search.page_of(ctx.db.read(tx), offset, max_results)
