@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import anyio.to_thread
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 
 from runyard.api.errors import handle_http_error, handle_mlflow_error, handle_unexpected
 from runyard.api.routes import routes
 from runyard.errors import MlflowError
-from runyard.services import bootstrap
+from runyard.services import bootstrap, upkeep
 from runyard.services.context import Ctx
 from runyard.settings import Settings, normalize_db_uri
 
@@ -22,9 +25,11 @@ def create_app(settings: Settings) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         ctx = open_context(settings)
         app.state.ctx = ctx
+        stats = asyncio.create_task(_keep_planner_stats_fresh(ctx))
         try:
             yield
         finally:
+            stats.cancel()
             ctx.db.dispose()
 
     return Starlette(
@@ -36,6 +41,22 @@ def create_app(settings: Settings) -> Starlette:
             Exception: handle_unexpected,
         },
     )
+
+
+log = logging.getLogger("runyard.upkeep")
+_STATS_INTERVAL_S = 10.0
+
+
+async def _keep_planner_stats_fresh(ctx: Ctx) -> None:
+    while True:
+        await asyncio.sleep(_STATS_INTERVAL_S)
+        try:
+            analysed = await anyio.to_thread.run_sync(upkeep.refresh_planner_stats, ctx)
+        except Exception:  # noqa: BLE001 - upkeep must never take the server down
+            log.warning("refreshing planner statistics failed", exc_info=True)
+            continue
+        if analysed:
+            log.info("analysed %s", ", ".join(analysed))
 
 
 def open_context(settings: Settings) -> Ctx:
