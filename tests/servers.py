@@ -111,6 +111,7 @@ def runyard_server(backend_uri: str, workdir: Path, *extra: str) -> ServerProces
     def command(port: int) -> list[str]:
         return [
             sys.executable, "-m", "runyard", "server", "--backend-store-uri", backend_uri,
+            "--artifacts-destination", str(workdir / "artifacts"),
             "--host", "127.0.0.1", "--port", str(port), *extra,
         ]  # fmt: skip
 

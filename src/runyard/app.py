@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -14,6 +15,8 @@ from starlette.exceptions import HTTPException
 
 from runyard.api.errors import handle_http_error, handle_mlflow_error, handle_unexpected
 from runyard.api.routes import routes
+from runyard.artifacts.base import ArtifactStore
+from runyard.artifacts.registry import open_store as open_artifacts
 from runyard.errors import MlflowError
 from runyard.services import bootstrap, upkeep
 from runyard.services.context import Ctx
@@ -23,13 +26,16 @@ from runyard.settings import Settings, normalize_db_uri
 def create_app(settings: Settings) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        ctx = open_context(settings)
+        store = open_artifact_store(settings) if settings.serve_artifacts else None
+        ctx = dataclasses.replace(open_context(settings), artifacts=store)
         app.state.ctx = ctx
         stats = asyncio.create_task(_keep_planner_stats_fresh(ctx))
         try:
             yield
         finally:
             stats.cancel()
+            if store is not None:
+                await store.aclose()
             ctx.db.dispose()
 
     return Starlette(
@@ -67,3 +73,8 @@ def open_context(settings: Settings) -> Ctx:
     return bootstrap.open_store(
         uri, settings.default_artifact_root, settings.db_pool_size, settings.db_max_overflow
     )
+
+
+def open_artifact_store(settings: Settings) -> ArtifactStore:
+    """The store behind the artifact proxy (``--artifacts-destination``)."""
+    return open_artifacts(settings.artifacts_destination)

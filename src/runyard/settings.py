@@ -21,6 +21,7 @@ class Settings:
     backend_store_uri: str = f"sqlite:///{DATA_DIR}/runyard.db"
     default_artifact_root: str = "mlflow-artifacts:/"
     artifacts_destination: str = f"{DATA_DIR}/artifacts"
+    serve_artifacts: bool = True
     host: str = "127.0.0.1"
     port: int = 5000
     workers: int = 1
@@ -30,6 +31,8 @@ class Settings:
 
 
 _INT_FIELDS = {"port", "workers", "db_pool_size", "db_max_overflow"}
+_BOOL_FIELDS = {"serve_artifacts"}
+_TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
 ENV_PREFIX = "RUNYARD_"
 
 
@@ -50,6 +53,13 @@ def _coerce(name: str, value: Any, source: str) -> Any:
         if number < (0 if name == "db_max_overflow" else 1):
             raise SettingsError(f"{name} from {source} is out of range: {number}")
         return number
+    if name in _BOOL_FIELDS:
+        if isinstance(value, bool):
+            return value
+        word = str(value).strip().lower()
+        if word in _TRUE | _FALSE:
+            return word in _TRUE
+        raise SettingsError(f"{name} from {source} must be true or false, got {value!r}")
     if not isinstance(value, str):
         raise SettingsError(f"{name} from {source} must be a string, got {value!r}")
     return value

@@ -17,6 +17,11 @@ from runyard.settings import SettingsError, load_settings
 )
 @click.option("--default-artifact-root", help="Artifact root for new experiments.")
 @click.option("--artifacts-destination", help="Where proxied artifacts are stored.")
+@click.option(
+    "--serve-artifacts/--no-serve-artifacts",
+    default=None,
+    help="Proxy artifact uploads and downloads (default on).",
+)
 @click.option("-h", "--host", help="Address to listen on (default 127.0.0.1).")
 @click.option("-p", "--port", type=int, help="Port to listen on (default 5000).")
 @click.option("-w", "--workers", type=int, help="Worker processes (default 1).")

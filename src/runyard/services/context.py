@@ -1,4 +1,4 @@
-"""What every use case needs: the database and the server's artifact root."""
+"""What every use case needs: the database, the artifact root and the proxied artifact store."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from runyard.artifacts.base import ArtifactStore
 from runyard.store.engine import Database
 
 
@@ -26,3 +27,4 @@ class Ctx:
     db: Database
     default_artifact_root: str
     clock: Callable[[], int] = field(default=now_ms)
+    artifacts: ArtifactStore | None = None  # None: the server does not proxy artifacts

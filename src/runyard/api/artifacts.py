@@ -1,0 +1,290 @@
+"""The artifact proxy (``/api/2.0/mlflow-artifacts/...``) and the run-artifact routes the UI and
+the client use (``/mlflow/artifacts/list``, ``/get-artifact``, ``/api/3.0/mlflow/server-info``).
+
+Bodies stream both ways: an upload goes from the socket to the store chunk by chunk, a download
+from the store to the socket, so memory stays flat whatever the file size.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+import posixpath
+import re
+import urllib.parse
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import anyio
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import BaseRoute, Route
+
+from runyard.api.errors import error_response, internal_error_response
+from runyard.api.request import read_message
+from runyard.artifacts.base import FileInfo, Part
+from runyard.errors import InvalidParameterValue, MlflowError
+from runyard.services import artifacts as service
+from runyard.services.context import Ctx
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+# MLflow serves these as text/plain so that browsers show rather than run them.
+_TEXT_EXTENSIONS = frozenset(
+    [
+        "txt",
+        "log",
+        "err",
+        "cfg",
+        "conf",
+        "cnf",
+        "cf",
+        "ini",
+        "properties",
+        "prop",
+        "hocon",
+        "toml",
+        "yaml",
+        "yml",
+        "xml",
+        "json",
+        "js",
+        "py",
+        "py3",
+        "csv",
+        "tsv",
+        "md",
+        "rst",
+        "ipynb",
+        "MLmodel",
+        "MLproject",
+    ]
+)
+_MAX_PARTS = 10_000
+
+
+def mime_type(filename: str) -> str:
+    base = posixpath.basename(filename)
+    extension = posixpath.splitext(base)[1].lstrip(".") or base
+    if extension in _TEXT_EXTENSIONS:
+        return "text/plain"
+    return mimetypes.guess_type(base)[0] or "application/octet-stream"
+
+
+def content_disposition(filename: str) -> str:
+    """RFC 6266 attachment header, with an RFC 5987 UTF-8 name when it is not plain ASCII."""
+    if filename.isascii() and re.fullmatch(r"[\w.\- ]*", filename):
+        return f'attachment; filename="{filename}"'
+    fallback = filename.encode("ascii", "ignore").decode().replace('"', "") or "download"
+    quoted = urllib.parse.quote(filename, safe="")
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quoted}"
+
+
+def _guarded(fn: Handler) -> Handler:
+    """Errors become MLflow's error JSON here, as in every other route."""
+
+    async def call(request: Request) -> Response:
+        try:
+            return await fn(request)
+        except service.RangeNotSatisfiable as exc:
+            response = error_response(exc)
+            response.headers["Content-Range"] = f"bytes */{exc.size}"
+            return response
+        except MlflowError as exc:
+            return error_response(exc)
+        except Exception as exc:  # noqa: BLE001 - the one place unexpected errors are answered
+            return internal_error_response(request, exc)
+
+    call.__name__ = fn.__name__
+    return call
+
+
+def _ctx(request: Request) -> Ctx:
+    ctx: Ctx = request.app.state.ctx
+    return ctx
+
+
+def _json(body: dict[str, Any]) -> Response:
+    return JSONResponse(body)
+
+
+# --- the proxy ----------------------------------------------------------------------------
+
+
+async def upload(request: Request) -> Response:
+    await service.upload(_ctx(request), request.path_params["path"], request.stream())
+    return Response(status_code=200)
+
+
+def _byte_range(header: str | None) -> tuple[int | None, int | None] | None:
+    """One ``bytes=first-last`` range; anything else (several ranges, junk) means the whole file,
+    as RFC 9110 allows."""
+    if not header:
+        return None
+    match = re.fullmatch(r"\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*", header)
+    if not match or match.group(1) == match.group(2) == "":
+        return None
+    first = int(match.group(1)) if match.group(1) else None
+    last = int(match.group(2)) if match.group(2) else None
+    if first is not None and last is not None and last < first:
+        return None
+    return first, last
+
+
+def _stream(download: service.Download, name: str, partial: bool) -> Response:
+    size = download.info.file_size or 0
+    headers = {
+        "Content-Type": mime_type(name),
+        "Content-Disposition": content_disposition(posixpath.basename(name)),
+        "X-Content-Type-Options": "nosniff",
+        "Accept-Ranges": "bytes",
+        "Content-Length": str(download.end - download.start),
+    }
+    if partial:
+        headers["Content-Range"] = f"bytes {download.start}-{download.end - 1}/{size}"
+    return StreamingResponse(download.body, status_code=206 if partial else 200, headers=headers)
+
+
+async def download(request: Request) -> Response:
+    path = request.path_params["path"]
+    byte_range = _byte_range(request.headers.get("range"))
+    found = await service.download(_ctx(request), path, byte_range)
+    return _stream(found, path, byte_range is not None)
+
+
+def _file_json(info: FileInfo, path: str) -> dict[str, Any]:
+    out: dict[str, Any] = {"path": path, "is_dir": info.is_dir}
+    if not info.is_dir and info.file_size is not None:
+        out["file_size"] = info.file_size
+    return out
+
+
+async def list_dir(request: Request) -> Response:
+    files = await service.list_dir(_ctx(request), request.query_params.get("path", ""))
+    if not files:
+        return _json({})
+    return _json({"files": [_file_json(f, posixpath.basename(f.path)) for f in files]})
+
+
+async def delete(request: Request) -> Response:
+    await service.delete(_ctx(request), request.path_params.get("path", ""))
+    return _json({})
+
+
+async def mpu_create(request: Request) -> Response:
+    msg = await read_message(request)
+    target = service.multipart_target(request.path_params.get("path", ""), msg.req_text("path"))
+    num_parts = msg.integer("num_parts") or 1
+    if not 1 <= num_parts <= _MAX_PARTS:
+        raise InvalidParameterValue(f"num_parts must be between 1 and {_MAX_PARTS}.")
+    upload_id = await service.create_multipart(_ctx(request), target)
+    base = str(request.base_url).rstrip("/")
+    query = urllib.parse.urlencode({"path": target})
+    credentials = [
+        {
+            "url": f"{base}/api/2.0/mlflow-artifacts/mpu/part/{upload_id}/{n}?{query}",
+            "part_number": n,
+        }
+        for n in range(1, num_parts + 1)
+    ]
+    return _json({"upload_id": upload_id, "credentials": credentials})
+
+
+async def mpu_part(request: Request) -> Response:
+    number = request.path_params["number"]
+    raw_path = request.query_params.get("path", "")
+    part = await service.put_part(
+        _ctx(request), raw_path, request.path_params["upload_id"], number, request.stream()
+    )
+    return Response(status_code=200, headers={"ETag": part.etag})
+
+
+async def mpu_complete(request: Request) -> Response:
+    msg = await read_message(request)
+    target = service.multipart_target(request.path_params.get("path", ""), msg.req_text("path"))
+    parts = [
+        Part(p.integer("part_number") or 0, p.text("etag") or "") for p in msg.messages("parts")
+    ]
+    await service.complete_multipart(_ctx(request), target, msg.req_text("upload_id"), parts)
+    return _json({})
+
+
+async def mpu_abort(request: Request) -> Response:
+    msg = await read_message(request)
+    target = service.multipart_target(request.path_params.get("path", ""), msg.req_text("path"))
+    await service.abort_multipart(_ctx(request), target, msg.req_text("upload_id"))
+    return _json({})
+
+
+# --- a run's artifacts --------------------------------------------------------------------
+
+
+async def _run_root(request: Request) -> service.RunArtifacts:
+    msg = await read_message(request)
+    run_id = msg.text("run_id") or msg.text("run_uuid")
+    if not run_id:
+        raise InvalidParameterValue("Missing value for required parameter 'run_id'.")
+    ctx = _ctx(request)
+    return await anyio.to_thread.run_sync(service.run_root, ctx, run_id)
+
+
+async def list_run_artifacts(request: Request) -> Response:
+    root = await _run_root(request)
+    path = request.query_params.get("path", "")
+    files = await service.list_run(_ctx(request), root, path)
+    body: dict[str, Any] = {"root_uri": root.root_uri}
+    if files:
+        body["files"] = [_file_json(f, f.path) for f in files]
+    return _json(body)
+
+
+async def get_run_artifact(request: Request) -> Response:
+    root = await _run_root(request)
+    path = request.query_params.get("path", "")
+    found = await service.download_run_file(_ctx(request), root, path)
+    return _stream(found, path, partial=False)
+
+
+async def server_info(request: Request) -> Response:
+    serving = _ctx(request).artifacts is not None
+    return _json(
+        {
+            "store_type": "SqlStore",
+            "workspaces_enabled": False,
+            "trace_archival_enabled": False,
+            "multipart_uploads_enabled": serving,
+            "multipart_downloads_enabled": False,
+            "artifact_serving_enabled": serving,
+            "artifacts_presigned_only": False,
+        }
+    )
+
+
+def routes() -> list[BaseRoute]:
+    table: list[BaseRoute] = []
+    for prefix in ("/api/2.0/mlflow-artifacts", "/ajax-api/2.0/mlflow-artifacts"):
+        table += [
+            Route(f"{prefix}/artifacts", _guarded(list_dir), methods=["GET"]),
+            Route(f"{prefix}/artifacts/{{path:path}}", _guarded(download), methods=["GET"]),
+            Route(f"{prefix}/artifacts/{{path:path}}", _guarded(upload), methods=["PUT"]),
+            Route(f"{prefix}/artifacts/{{path:path}}", _guarded(delete), methods=["DELETE"]),
+            Route(f"{prefix}/artifacts", _guarded(delete), methods=["DELETE"]),
+            Route(f"{prefix}/mpu/create/{{path:path}}", _guarded(mpu_create), methods=["POST"]),
+            Route(f"{prefix}/mpu/create", _guarded(mpu_create), methods=["POST"]),
+            Route(f"{prefix}/mpu/complete/{{path:path}}", _guarded(mpu_complete), methods=["POST"]),
+            Route(f"{prefix}/mpu/complete", _guarded(mpu_complete), methods=["POST"]),
+            Route(f"{prefix}/mpu/abort/{{path:path}}", _guarded(mpu_abort), methods=["POST"]),
+            Route(f"{prefix}/mpu/abort", _guarded(mpu_abort), methods=["POST"]),
+            Route(
+                f"{prefix}/mpu/part/{{upload_id}}/{{number:int}}",
+                _guarded(mpu_part),
+                methods=["PUT"],
+            ),
+        ]
+    for prefix in ("/api/2.0/mlflow", "/ajax-api/2.0/mlflow"):
+        table.append(
+            Route(f"{prefix}/artifacts/list", _guarded(list_run_artifacts), methods=["GET"])
+        )
+    table.append(Route("/get-artifact", _guarded(get_run_artifact), methods=["GET"]))
+    for prefix in ("/api/3.0/mlflow", "/ajax-api/3.0/mlflow"):
+        table.append(Route(f"{prefix}/server-info", _guarded(server_info), methods=["GET"]))
+    return table

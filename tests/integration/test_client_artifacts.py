@@ -1,0 +1,125 @@
+"""Artifacts through the proxy with the official client: every file read back byte for byte."""
+
+from __future__ import annotations
+
+import filecmp
+import hashlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import numpy as np
+import pytest
+from mlflow.store.artifact import http_artifact_repo
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
+    }
+
+
+def test_log_artifact_and_download_byte_for_byte(
+    client: mlflow.MlflowClient, tmp_path: Path, unique: str
+) -> None:
+    eid = client.create_experiment(f"art-{unique}")
+    run = client.create_run(eid)
+    assert run.info.artifact_uri.startswith("mlflow-artifacts:/")
+    data = os.urandom(3 * 1024 * 1024 + 17)
+    src = tmp_path / "blob.bin"
+    src.write_bytes(data)
+    client.log_artifact(run.info.run_id, str(src))
+    client.log_artifact(run.info.run_id, str(src), artifact_path="copies/deeper")
+
+    listed = client.list_artifacts(run.info.run_id)
+    assert [(f.path, f.is_dir, f.file_size) for f in listed] == [
+        ("blob.bin", False, len(data)),
+        ("copies", True, None),
+    ]
+    deeper = client.list_artifacts(run.info.run_id, "copies/deeper")
+    assert [(f.path, f.file_size) for f in deeper] == [("copies/deeper/blob.bin", len(data))]
+
+    out = Path(client.download_artifacts(run.info.run_id, "copies", str(tmp_path / "dl")))
+    assert (out / "deeper" / "blob.bin").read_bytes() == data
+
+
+def test_log_artifacts_with_nested_folders(
+    client: mlflow.MlflowClient, tmp_path: Path, unique: str
+) -> None:
+    src = tmp_path / "src"
+    for rel, size in [("a.txt", 10), ("sub/b.json", 0), ("sub/deep/c.bin", 70_000)]:
+        (src / rel).parent.mkdir(parents=True, exist_ok=True)
+        (src / rel).write_bytes(os.urandom(size))
+    run = client.create_run(client.create_experiment(f"tree-{unique}"))
+    client.log_artifacts(run.info.run_id, str(src), artifact_path="tree")
+
+    dest = Path(mlflow.artifacts.download_artifacts(run_id=run.info.run_id, dst_path=str(tmp_path)))
+    assert _tree(dest / "tree") == _tree(src)
+    assert not filecmp.dircmp(src, dest / "tree").diff_files
+    assert [f.path for f in client.list_artifacts(run.info.run_id, "tree/sub")] == [
+        "tree/sub/b.json",
+        "tree/sub/deep",
+    ]
+
+
+def test_text_dict_and_image_round_trip(unique: str, tmp_path: Path) -> None:
+    mlflow.set_experiment(f"fluent-art-{unique}")
+    image = (np.arange(16 * 16 * 3) % 256).astype(np.uint8).reshape(16, 16, 3)
+    with mlflow.start_run() as run:
+        mlflow.log_text("héllo\nworld", "notes/hello.txt")
+        mlflow.log_dict({"alpha": 0.5, "layers": [1, 2]}, "config.json")
+        mlflow.log_dict({"k": "v"}, "config.yaml")
+        mlflow.log_image(image, "images/grid.png")
+    base = f"runs:/{run.info.run_id}"
+    assert mlflow.artifacts.load_text(f"{base}/notes/hello.txt") == "héllo\nworld"
+    assert mlflow.artifacts.load_dict(f"{base}/config.json") == {"alpha": 0.5, "layers": [1, 2]}
+    assert mlflow.artifacts.load_text(f"{base}/config.yaml").strip() == "k: v"
+    loaded = mlflow.artifacts.load_image(f"{base}/images/grid.png")
+    assert np.array_equal(np.asarray(loaded), image)
+
+
+@pytest.fixture
+def multipart_env() -> Iterator[None]:
+    """Make the client take the multipart path for a few-MB file."""
+    env = {
+        "MLFLOW_MULTIPART_UPLOAD_MINIMUM_FILE_SIZE": str(1024 * 1024),
+        "MLFLOW_MULTIPART_UPLOAD_CHUNK_SIZE": str(1024 * 1024),
+    }
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def test_large_file_over_the_multipart_path(
+    client: mlflow.MlflowClient,
+    multipart_env: None,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    unique: str,
+) -> None:
+    repo_class = http_artifact_repo.HttpArtifactRepository
+    completed: list[str] = []
+    original = repo_class.complete_multipart_upload
+
+    def recording(self: Any, local_file: str, upload_id: str, *args: Any, **kw: Any) -> Any:
+        completed.append(upload_id)
+        return original(self, local_file, upload_id, *args, **kw)
+
+    monkeypatch.setattr(repo_class, "complete_multipart_upload", recording)
+    data = os.urandom(5 * 1024 * 1024 + 123)  # six parts, the last one short
+    src = tmp_path / "big.bin"
+    src.write_bytes(data)
+    run = client.create_run(client.create_experiment(f"mpu-{unique}"))
+    client.log_artifact(run.info.run_id, str(src), artifact_path="large")
+    assert len(completed) == 1, "the client did not take the multipart path"
+    out = Path(client.download_artifacts(run.info.run_id, "large/big.bin", str(tmp_path / "o")))
+    assert hashlib.sha256(out.read_bytes()).digest() == hashlib.sha256(data).digest()
