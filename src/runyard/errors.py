@@ -78,6 +78,13 @@ class InvalidParameterValue(MlflowError):
     error_code = "INVALID_PARAMETER_VALUE"
 
 
+class AttributeNotFound(InvalidParameterValue):
+    """A request names a field that does not exist; MLflow classifies it apart."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {**super().to_json(), "sqlstate": "KAM04", "error_class": "ATTRIBUTE_NOT_FOUND"}
+
+
 class BadRequest(MlflowError):
     error_code = "BAD_REQUEST"
 

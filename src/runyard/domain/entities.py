@@ -15,6 +15,14 @@ DELETED = "deleted"
 RUN_NAME_TAG = "mlflow.runName"
 
 RUN_STATUSES = ("RUNNING", "SCHEDULED", "FINISHED", "FAILED", "KILLED")
+# LoggedModel statuses by the number MLflow stores in logged_models.status.
+LOGGED_MODEL_STATUSES = (
+    "LOGGED_MODEL_STATUS_UNSPECIFIED",
+    "LOGGED_MODEL_PENDING",
+    "LOGGED_MODEL_READY",
+    "LOGGED_MODEL_UPLOAD_FAILED",
+)
+LOGGED_MODEL_PENDING = 1
 VIEW_TYPES = ("ACTIVE_ONLY", "DELETED_ONLY", "ALL")
 
 
@@ -98,6 +106,26 @@ class Run:
     dataset_inputs: list[DatasetInput] = field(default_factory=list)
     model_inputs: list[ModelIO] = field(default_factory=list)
     model_outputs: list[ModelIO] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedModel:
+    """An MLflow 3 LoggedModel; ``status`` is the stored number (see LOGGED_MODEL_STATUSES)."""
+
+    model_id: str
+    experiment_id: int
+    name: str
+    artifact_location: str
+    creation_timestamp: int
+    last_updated_timestamp: int
+    status: int
+    lifecycle_stage: str
+    model_type: str | None = None
+    source_run_id: str | None = None
+    status_message: str | None = None
+    tags: list[Tag] = field(default_factory=list)
+    params: list[Param] = field(default_factory=list)
+    metrics: list[Metric] = field(default_factory=list)  # with run_id, model_id, dataset_*
 
 
 @dataclass(frozen=True, slots=True)

@@ -127,6 +127,10 @@ def validate_experiment_tag(tag: Tag) -> None:
 
 
 def validate_metric(metric: Metric, path: str = "") -> None:
+    if (metric.dataset_name is None) != (metric.dataset_digest is None):
+        raise InvalidParameterValue(
+            "Both dataset_name and dataset_digest must be provided if one is provided"
+        )
     validate_key_name(metric.key, join_path(path, "name"))
     if metric.timestamp < 0:
         raise InvalidParameterValue(
@@ -246,3 +250,44 @@ def validate_max_results(value: int, limit: int) -> None:
             f"Invalid value {value} for parameter 'max_results' supplied. It must be at "
             f"most {limit}"
         )
+
+
+# --- LoggedModels ---------------------------------------------------------------------------
+# MLflow checks nothing else about a LoggedModel: params and tags take any key and value (the
+# columns' widths are the only limits, enforced by the database where it has them).
+
+LOGGED_MODEL_NAME_BAD_CHARACTERS = ("/", ":", ".", "%", '"', "'")
+# search_logged_models returns 50 models when max_results is absent (the proto default) and
+# 100 when it is 0 (the store's default for a falsy value).
+SEARCH_LOGGED_MODELS_DEFAULT_MAX_RESULTS = 50
+SEARCH_LOGGED_MODELS_ZERO_MAX_RESULTS = 100
+_INT32_MAX = 2**31 - 1
+
+
+def validate_logged_model_name(name: str | None) -> None:
+    if name is None:
+        return
+    if not name or any(c in name for c in LOGGED_MODEL_NAME_BAD_CHARACTERS):
+        raise InvalidParameterValue(
+            f"Invalid model name ({name!r}) provided. Model name must be a non-empty string "
+            f"and cannot contain the following characters: {LOGGED_MODEL_NAME_BAD_CHARACTERS}"
+        )
+
+
+def logged_model_page_size(max_results: int | None) -> int:
+    if max_results is None:
+        return SEARCH_LOGGED_MODELS_DEFAULT_MAX_RESULTS
+    if max_results == 0:
+        return SEARCH_LOGGED_MODELS_ZERO_MAX_RESULTS
+    if not 0 < max_results <= _INT32_MAX:
+        # MLflow takes a negative value as an empty page with a nonsensical token.
+        raise InvalidParameterValue(
+            f"Invalid value {max_results} for parameter 'max_results' supplied. It must be "
+            "a positive integer"
+        )
+    return max_results
+
+
+def validate_dataset_filter_names(names: Iterable[str | None]) -> None:
+    if not all(names):
+        raise InvalidParameterValue("`dataset_name` in the `datasets` clause must be specified.")
