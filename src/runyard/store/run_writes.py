@@ -4,6 +4,10 @@ Every write RPC on a run (log-param, log-metric, set-tag, log-batch) comes here.
 the writes are one unit: nothing is written unless the run exists, is active and no param would
 change value. What the guard found is returned, and the service turns it into MLflow's error.
 
+Metrics that name a LoggedModel (``model_id``) are also recorded in logged_model_metrics,
+with their dataset, as MLflow's SqlAlchemyStore does; only for models that exist (the caller
+reports unknown ones first).
+
 PostgreSQL does it all in one statement (data-modifying CTEs are atomic and see one snapshot),
 so a write costs one round trip and needs no BEGIN/COMMIT. SQLite runs the same steps as a few
 statements inside the caller's write transaction, where a round trip costs nothing.
@@ -55,7 +59,7 @@ def log(
 
 _LOG_PG = f"""
 WITH run AS (
-    SELECT lifecycle_stage FROM runs WHERE run_uuid = %(run)s FOR SHARE
+    SELECT lifecycle_stage, experiment_id FROM runs WHERE run_uuid = %(run)s FOR SHARE
 ), new_params AS (
     SELECT * FROM unnest(%(pk)s::varchar[], %(pv)s::varchar[]) AS n(key, value)
 ), clash AS (
@@ -79,6 +83,14 @@ WITH run AS (
     ON CONFLICT (key, run_uuid) DO UPDATE SET value = excluded.value,
         timestamp = excluded.timestamp, step = excluded.step, is_nan = excluded.is_nan
     WHERE (excluded.step, excluded.timestamp, excluded.value) > (lm.step, lm.timestamp, lm.value)
+), put_model_metrics AS (
+    INSERT INTO logged_model_metrics (model_id, metric_name, metric_timestamp_ms, metric_step,
+        metric_value, experiment_id, run_id, dataset_name, dataset_digest)
+    SELECT i, k, t, s, v, run.experiment_id, %(run)s, n, d FROM go, run,
+        unnest(%(xi)s::varchar[], %(xk)s::varchar[], %(xt)s::bigint[], %(xs)s::bigint[],
+        %(xv)s::float8[], %(xn)s::varchar[], %(xd)s::varchar[]) AS x(i, k, t, s, v, n, d)
+    WHERE EXISTS (SELECT 1 FROM logged_models WHERE model_id = x.i)
+    ON CONFLICT DO NOTHING
 ), put_tags AS (
     INSERT INTO tags (key, value, run_uuid)
     SELECT k, v, %(run)s FROM go, unnest(%(tk)s::varchar[], %(tv)s::varchar[]) AS t(k, v)
@@ -103,6 +115,8 @@ def _log_pg(
     mk, mv, mt, ms, mn = metric_store.columns(new_metrics)
     lk, lv, lt, ls, ln = metric_store.columns(metric_store.best_per_key(new_metrics))
     tk, tv = run_store.last_per_key(new_tags)
+    model_rows = _model_metric_rows(new_metrics)
+    xi, xk, xt, xs, xv, xn, xd = ([r[i] for r in model_rows] for i in range(7))
     row = conn.exec_driver_sql(
         _LOG_PG,
         {
@@ -110,6 +124,7 @@ def _log_pg(
             "pk": [p.key for p in new_params],
             "pv": [p.value for p in new_params],
             **dict(mk=mk, mv=mv, mt=mt, ms=ms, mn=mn, lk=lk, lv=lv, lt=lt, ls=ls, ln=ln),
+            **dict(xi=xi, xk=xk, xt=xt, xs=xs, xv=xv, xn=xn, xd=xd),
             "tk": tk,
             "tv": tv,
             "name": run_name,
@@ -148,6 +163,8 @@ def _log_sqlite(
                 [(p.key, p.value, run_id) for p in fresh],
             )
     metric_store.insert(conn, run_id, new_metrics)
+    if model_rows := _model_metric_rows(new_metrics):
+        conn.exec_driver_sql(_PUT_MODEL_METRICS_SQLITE, [(*r, run_id, r[0]) for r in model_rows])
     if new_tags:
         keys, values = run_store.last_per_key(new_tags)
         conn.exec_driver_sql(
@@ -158,3 +175,24 @@ def _log_sqlite(
     if run_name is not None:
         conn.execute(runs.update().where(runs.c.run_uuid == run_id).values(name=run_name))
     return Guard(stage)
+
+
+_PUT_MODEL_METRICS_SQLITE = """
+INSERT INTO logged_model_metrics (model_id, metric_name, metric_timestamp_ms, metric_step,
+    metric_value, dataset_name, dataset_digest, experiment_id, run_id)
+SELECT ?, ?, ?, ?, ?, ?, ?, experiment_id, run_uuid FROM runs
+WHERE run_uuid = ? AND EXISTS (SELECT 1 FROM logged_models WHERE model_id = ?)
+ON CONFLICT DO NOTHING
+"""
+
+ModelMetricRow = tuple[str, str, int, int, float, str | None, str | None]
+
+
+def _model_metric_rows(new_metrics: Sequence[Metric]) -> list[ModelMetricRow]:
+    """(model_id, key, timestamp, step, value, dataset_name, dataset_digest) of the metrics
+    that name a model; a NaN is stored as its sanitised 0, as MLflow stores it."""
+    return [
+        (m.model_id, m.key, m.timestamp, m.step, m.value, m.dataset_name, m.dataset_digest)
+        for m in new_metrics
+        if m.model_id
+    ]

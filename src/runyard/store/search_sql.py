@@ -43,7 +43,7 @@ from runyard.store.schema import (
     tags,
 )
 
-__all__ = ["select_experiment_ids", "select_run_ids"]
+__all__ = ["compare", "select_experiment_ids", "select_run_ids", "sort_key"]
 
 _STAGES = {
     "ACTIVE_ONLY": ("active",),
@@ -348,3 +348,8 @@ def select_experiment_ids(
         .offset(offset)
         .limit(limit)
     )
+
+
+# The LoggedModel search (store/logged_models.py) compares and sorts by the same rules.
+compare = _compare
+sort_key = _sort_key
