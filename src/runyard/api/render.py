@@ -6,8 +6,10 @@ import math
 from typing import Any
 
 from runyard.domain.entities import (
+    LOGGED_MODEL_STATUSES,
     DatasetInput,
     Experiment,
+    LoggedModel,
     Metric,
     Param,
     Run,
@@ -123,6 +125,48 @@ def run(r: Run) -> dict[str, Any]:
             _compact({"model_id": m.model_id, "step": m.step}) for m in r.model_outputs
         ]
     return {"info": run_info(r.info), "data": data, "inputs": inputs, "outputs": outputs}
+
+
+def _model_metric(m: Metric) -> dict[str, Any]:
+    return _compact(
+        {
+            "key": m.key,
+            "value": metric_value(m),
+            "timestamp": m.timestamp,
+            "step": m.step,
+            "dataset_name": m.dataset_name,
+            "dataset_digest": m.dataset_digest,
+            "model_id": m.model_id,
+            "run_id": m.run_id,
+        }
+    )
+
+
+def logged_model(m: LoggedModel) -> dict[str, Any]:
+    """A LoggedModel {info, data}; unset (NULL) columns and empty lists are omitted."""
+    statuses = LOGGED_MODEL_STATUSES
+    info = _compact(
+        {
+            "model_id": m.model_id,
+            "experiment_id": str(m.experiment_id),
+            "name": m.name,
+            "creation_timestamp_ms": m.creation_timestamp,
+            "last_updated_timestamp_ms": m.last_updated_timestamp,
+            "artifact_uri": m.artifact_location,
+            "status": statuses[m.status] if 0 <= m.status < len(statuses) else statuses[0],
+            "model_type": m.model_type,
+            "source_run_id": m.source_run_id,
+            "status_message": m.status_message,
+        }
+    )
+    if m.tags:
+        info["tags"] = tags(m.tags)
+    data: dict[str, Any] = {}
+    if m.params:
+        data["params"] = params(m.params)
+    if m.metrics:
+        data["metrics"] = [_model_metric(x) for x in m.metrics]
+    return {"info": info, "data": data}
 
 
 def page(field: str, items: list[Any], token: str | None) -> dict[str, Any]:

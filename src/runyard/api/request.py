@@ -53,11 +53,21 @@ def missing(name: str) -> InvalidParameterValue:
 class Message:
     """One request message (or a nested one): typed, alias-aware field access."""
 
-    __slots__ = ("_data", "_query")
+    __slots__ = ("_data", "_path", "_query")
 
-    def __init__(self, data: Mapping[str, Any], query: QueryParams | None = None) -> None:
+    def __init__(
+        self,
+        data: Mapping[str, Any],
+        query: QueryParams | None = None,
+        path: Mapping[str, str] | None = None,
+    ) -> None:
         self._data = data
         self._query = query
+        self._path = path or {}
+
+    def path(self, name: str) -> str:
+        """A parameter of the route's path (``/logged-models/{model_id}``), never of the body."""
+        return self._path[name]
 
     def _raw(self, name: str) -> Any:
         if self._query is not None:
@@ -206,13 +216,14 @@ _decoder = msgspec.json.Decoder()
 
 async def read_message(request: Request) -> Message:
     """Decode the request: GET query args, or else the JSON body (empty body means ``{}``)."""
+    path = request.path_params
     if request.method == "GET" and request.query_params:
-        return Message({}, request.query_params)
+        return Message({}, request.query_params, path)
     if request.method in ("POST", "PUT"):
         _require_json(request)
     body = await request.body()
     if not body.strip():
-        return Message({})
+        return Message({}, path=path)
     try:
         data = _decoder.decode(body)
         if isinstance(data, str):  # legacy clients double-encode the body
@@ -220,10 +231,10 @@ async def read_message(request: Request) -> Message:
     except msgspec.DecodeError:
         # MLflow reads an unparsable body as empty; the required-field checks then name what
         # is missing.
-        return Message({})
+        return Message({}, path=path)
     if not isinstance(data, dict):
         raise InvalidParameterValue("Malformed request body: expected a JSON object.")
-    return Message(data)
+    return Message(data, path=path)
 
 
 def _require_json(request: Request) -> None:

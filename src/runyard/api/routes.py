@@ -12,7 +12,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from runyard import MLFLOW_COMPAT_VERSION
-from runyard.api import artifacts, tracking
+from runyard.api import artifacts, logged_models, tracking
 from runyard.api.errors import error_response, internal_error_response
 from runyard.api.request import Message, read_message
 from runyard.errors import MlflowError
@@ -48,6 +48,7 @@ TRACKING: list[tuple[str, list[str], Handler]] = [
     ("/runs/outputs", POST, tracking.log_outputs),
     ("/metrics/get-history", GET, tracking.get_metric_history),
     ("/metrics/get-history-bulk-interval", GET, tracking.get_metric_history_bulk_interval),
+    *logged_models.ROUTES,
 ]
 
 AJAX_ONLY: list[tuple[str, list[str], Handler]] = [

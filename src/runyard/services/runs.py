@@ -20,10 +20,11 @@ from runyard.domain.entities import (
     Tag,
 )
 from runyard.domain.names import random_run_name
-from runyard.errors import InvalidParameterValue, ResourceDoesNotExist
+from runyard.errors import BadRequest, InvalidParameterValue, ResourceDoesNotExist
 from runyard.services.context import Ctx, append_uri_path
 from runyard.store import experiments as experiment_store
 from runyard.store import inputs as input_store
+from runyard.store import logged_models as logged_model_store
 from runyard.store import run_pages, run_writes
 from runyard.store import runs as store
 from runyard.store.engine import Connection
@@ -142,9 +143,15 @@ def _log(
 ) -> None:
     """Write to an active run, all or nothing, and raise MLflow's error if it was refused."""
     name = next((t.value for t in reversed(tags) if t.key == RUN_NAME_TAG), None)
-    guard = ctx.db.write_statements(
-        lambda conn: run_writes.log(conn, run_id, params, metrics, tags, name)
-    )
+    model_ids = [m.model_id for m in metrics if m.model_id]
+
+    def tx(conn: Connection) -> run_writes.Guard:
+        if model_ids and (unknown := logged_model_store.missing(conn, model_ids)):
+            # MLflow answers 400 BAD_REQUEST here too (its foreign key fails).
+            raise BadRequest(f"Logged model with ID '{unknown[0]}' not found.")
+        return run_writes.log(conn, run_id, params, metrics, tags, name)
+
+    guard = ctx.db.write_statements(tx)
     if guard.lifecycle_stage is None:
         raise ResourceDoesNotExist(f"Run with id={run_id} not found")
     if guard.lifecycle_stage != ACTIVE:
@@ -173,7 +180,9 @@ def _param_changed(
 
 def _sanitize(metric: Metric) -> Metric:
     value, is_nan = validation.sanitize_metric_value(metric.value)
-    return Metric(metric.key, value, metric.timestamp, metric.step, is_nan)
+    if metric.model_id is None:
+        return Metric(metric.key, value, metric.timestamp, metric.step, is_nan)
+    return metric._replace(value=value, is_nan=is_nan)  # keeps its model and dataset
 
 
 def log_param(ctx: Ctx, run_id: str, param: Param) -> None:
