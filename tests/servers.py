@@ -107,7 +107,9 @@ class ServerProcess:
                 self.proc.wait()
 
 
-def runyard_server(backend_uri: str, workdir: Path, *extra: str) -> ServerProcess:
+def runyard_server(
+    backend_uri: str, workdir: Path, *extra: str, env: dict[str, str] | None = None
+) -> ServerProcess:
     def command(port: int) -> list[str]:
         return [
             sys.executable, "-m", "runyard", "server", "--backend-store-uri", backend_uri,
@@ -115,7 +117,7 @@ def runyard_server(backend_uri: str, workdir: Path, *extra: str) -> ServerProces
             "--host", "127.0.0.1", "--port", str(port), *extra,
         ]  # fmt: skip
 
-    return ServerProcess(command, workdir)
+    return ServerProcess(command, workdir, env=None if env is None else {**os.environ, **env})
 
 
 def mlflow_server(backend_uri: str, workdir: Path) -> ServerProcess:

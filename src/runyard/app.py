@@ -20,7 +20,7 @@ from runyard.artifacts.registry import open_store as open_artifacts
 from runyard.errors import MlflowError
 from runyard.services import bootstrap, upkeep
 from runyard.services.context import Ctx
-from runyard.settings import Settings, normalize_db_uri
+from runyard.settings import Settings, SettingsError, normalize_db_uri
 
 
 def create_app(settings: Settings) -> Starlette:
@@ -76,5 +76,23 @@ def open_context(settings: Settings) -> Ctx:
 
 
 def open_artifact_store(settings: Settings) -> ArtifactStore:
-    """The store behind the artifact proxy (``--artifacts-destination``)."""
-    return open_artifacts(settings.artifacts_destination)
+    """The store behind the artifact proxy (``--artifacts-destination``) with its backend's
+    options; S3 credentials come from the standard AWS sources, never from settings."""
+    destination = settings.artifacts_destination
+    options: dict[str, str | None] = {}
+    if destination.startswith("sftp://"):
+        if not (settings.artifacts_sftp_key_file and settings.artifacts_sftp_known_hosts):
+            raise SettingsError(
+                "an sftp:// artifacts destination needs artifacts_sftp_key_file and "
+                "artifacts_sftp_known_hosts (the server's host key is always checked)"
+            )
+        options = {
+            "key_file": settings.artifacts_sftp_key_file,
+            "known_hosts": settings.artifacts_sftp_known_hosts,
+        }
+    elif destination.startswith("s3://"):
+        options = {
+            "endpoint_url": settings.artifacts_s3_endpoint_url,
+            "region": settings.artifacts_s3_region,
+        }
+    return open_artifacts(destination, **{k: v for k, v in options.items() if v})

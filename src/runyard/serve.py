@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gc
 import logging
@@ -11,8 +12,9 @@ import socket
 
 import uvicorn
 
-from runyard.app import create_app, open_context
-from runyard.settings import Settings
+from runyard.app import create_app, open_artifact_store, open_context
+from runyard.errors import MlflowError
+from runyard.settings import Settings, SettingsError
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -54,6 +56,11 @@ def serve(settings: Settings) -> None:
     # Check (and on an empty database create) the schema once, before any worker starts,
     # so that a bad database stops the command with a clear message and a non-zero exit.
     open_context(settings).db.dispose()
+    if settings.serve_artifacts:  # a misconfigured destination stops the command here too
+        try:
+            asyncio.run(open_artifact_store(settings).aclose())
+        except MlflowError as exc:
+            raise SettingsError(f"artifacts destination: {exc.message}") from exc
     _tune_gc()
     sock = _bind(settings.host, settings.port)
     if settings.workers == 1:

@@ -22,6 +22,10 @@ class Settings:
     default_artifact_root: str = "mlflow-artifacts:/"
     artifacts_destination: str = f"{DATA_DIR}/artifacts"
     serve_artifacts: bool = True
+    artifacts_sftp_key_file: str | None = None
+    artifacts_sftp_known_hosts: str | None = None
+    artifacts_s3_endpoint_url: str | None = None
+    artifacts_s3_region: str | None = None
     host: str = "127.0.0.1"
     port: int = 5000
     workers: int = 1

@@ -13,16 +13,8 @@ from collections.abc import Iterator
 import mlflow
 import pytest
 
-from tests.integration.livesrv import live_server
+from tests.integration.livesrv import client_environment, live_server
 from tests.servers import ServerProcess
-
-# The client retries 5xx answers with exponential backoff (seven times by default), which would
-# turn one server bug into minutes of waiting; tests want the first answer.
-CLIENT_ENV = {
-    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
-    "MLFLOW_HTTP_REQUEST_TIMEOUT": "60",
-    "MLFLOW_ENABLE_ASYNC_LOGGING": "false",
-}
 
 
 @pytest.fixture(
@@ -33,17 +25,11 @@ def server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ServerProcess]:
     """One server per test module and backend, with the client's environment set for it."""
-    saved = {k: os.environ.get(k) for k in CLIENT_ENV}
-    os.environ.update(CLIENT_ENV)
-    try:
-        with live_server(request.param, tmp_path_factory.mktemp(f"srv-{request.param}")) as srv:
-            yield srv
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+    with (
+        client_environment(),
+        live_server(request.param, tmp_path_factory.mktemp(f"srv-{request.param}")) as srv,
+    ):
+        yield srv
 
 
 @pytest.fixture(autouse=True)

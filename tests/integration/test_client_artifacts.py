@@ -1,4 +1,6 @@
-"""Artifacts through the proxy with the official client: every file read back byte for byte."""
+"""Artifacts through the proxy with the official client, for every destination (local disk,
+SFTP to a real OpenSSH sshd, S3 to a local S3-compatible server) on SQLite and PostgreSQL:
+every file is read back byte for byte."""
 
 from __future__ import annotations
 
@@ -13,6 +15,83 @@ import mlflow
 import numpy as np
 import pytest
 from mlflow.store.artifact import http_artifact_repo
+
+from tests.artifacts.services import MotoS3, Sshd
+from tests.integration.livesrv import REFERENCE, client_environment, live_server
+from tests.servers import ServerProcess, skip_or_fail
+
+DESTINATIONS = ["local", "sftp", "s3"]
+SERVERS = [
+    pytest.param(
+        (db, dest), id=f"{db}-{dest}", marks=[pytest.mark.postgres] if db == "postgres" else []
+    )
+    for db in ("sqlite", "postgres")
+    for dest in DESTINATIONS
+]
+
+
+@pytest.fixture(scope="module")
+def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sshd | None]:
+    if Sshd.missing():
+        yield None
+        return
+    server = Sshd(tmp_path_factory.mktemp("sshd"))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoS3 | None]:
+    if MotoS3.missing():
+        yield None
+        return
+    server = MotoS3(tmp_path_factory.mktemp("s3"))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module", params=SERVERS)
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServerProcess]:
+    """A runyard server per database and artifact destination (overrides conftest's)."""
+    db, dest = request.param
+    extra: tuple[str, ...] = ()
+    env: dict[str, str] | None = None
+    if dest != "local" and REFERENCE:
+        pytest.skip("the reference server is only run with a local destination")
+    if dest == "sftp":
+        sshd: Sshd | None = request.getfixturevalue("sshd")
+        if sshd is None:
+            skip_or_fail(Sshd.missing() or "sshd unavailable")
+        assert sshd is not None
+        extra = (
+            "--artifacts-destination", sshd.uri(f"it-{db}"),
+            "--artifacts-sftp-key-file", str(sshd.key_file),
+            "--artifacts-sftp-known-hosts", str(sshd.known_hosts),
+        )  # fmt: skip
+    elif dest == "s3":
+        s3: MotoS3 | None = request.getfixturevalue("s3")
+        if s3 is None:
+            skip_or_fail(MotoS3.missing() or "S3 server unavailable")
+        assert s3 is not None
+        options = s3.options()
+        extra = (
+            "--artifacts-destination", f"s3://{MotoS3.BUCKET}/it-{db}",
+            "--artifacts-s3-endpoint-url", options["endpoint_url"],
+            "--artifacts-s3-region", options["region"],
+        )  # fmt: skip
+        env = {
+            "AWS_ACCESS_KEY_ID": options["access_key_id"],
+            "AWS_SECRET_ACCESS_KEY": options["secret_access_key"],
+        }
+    workdir = tmp_path_factory.mktemp(f"srv-{db}-{dest}")
+    with client_environment(), live_server(db, workdir, *extra, env=env) as srv:
+        yield srv
 
 
 def _tree(root: Path) -> dict[str, bytes]:
@@ -82,10 +161,11 @@ def test_text_dict_and_image_round_trip(unique: str, tmp_path: Path) -> None:
 
 @pytest.fixture
 def multipart_env() -> Iterator[None]:
-    """Make the client take the multipart path for a few-MB file."""
+    """Make the client take the multipart path for an 11 MB file, in 5 MiB parts (S3's
+    smallest part size; the client's default is 10 MB)."""
     env = {
-        "MLFLOW_MULTIPART_UPLOAD_MINIMUM_FILE_SIZE": str(1024 * 1024),
-        "MLFLOW_MULTIPART_UPLOAD_CHUNK_SIZE": str(1024 * 1024),
+        "MLFLOW_MULTIPART_UPLOAD_MINIMUM_FILE_SIZE": str(5 * 1024 * 1024),
+        "MLFLOW_MULTIPART_UPLOAD_CHUNK_SIZE": str(5 * 1024 * 1024),
     }
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
@@ -115,7 +195,7 @@ def test_large_file_over_the_multipart_path(
         return original(self, local_file, upload_id, *args, **kw)
 
     monkeypatch.setattr(repo_class, "complete_multipart_upload", recording)
-    data = os.urandom(5 * 1024 * 1024 + 123)  # six parts, the last one short
+    data = os.urandom(11 * 1024 * 1024 + 123)  # three parts, the last one short
     src = tmp_path / "big.bin"
     src.write_bytes(data)
     run = client.create_run(client.create_experiment(f"mpu-{unique}"))

@@ -22,6 +22,12 @@ from runyard.settings import SettingsError, load_settings
     default=None,
     help="Proxy artifact uploads and downloads (default on).",
 )
+@click.option("--artifacts-sftp-key-file", help="Private key for an sftp:// destination.")
+@click.option(
+    "--artifacts-sftp-known-hosts", help="known_hosts file that vouches for the SFTP server."
+)
+@click.option("--artifacts-s3-endpoint-url", help="Endpoint of an S3-compatible server.")
+@click.option("--artifacts-s3-region", help="Region of the s3:// destination.")
 @click.option("-h", "--host", help="Address to listen on (default 127.0.0.1).")
 @click.option("-p", "--port", type=int, help="Port to listen on (default 5000).")
 @click.option("-w", "--workers", type=int, help="Worker processes (default 1).")
@@ -37,6 +43,8 @@ def server(config_file: str | None, **flags: Any) -> None:
         raise click.UsageError(str(exc)) from exc
     try:
         serve(settings)
+    except SettingsError as exc:
+        raise click.UsageError(str(exc)) from exc
     except SchemaMismatch as exc:
         click.echo(f"Error: {exc}", err=True)
         sys.exit(1)
