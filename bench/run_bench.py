@@ -1393,11 +1393,16 @@ def merge(manifests: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
+# bench/artifacts_bench.py owns this part of the document; a tracking rerun keeps it.
+KEPT_SECTION = re.compile(r"<!-- artifacts:begin -->.*<!-- artifacts:end -->\n?", re.S)
+
+
 def write_doc(a: argparse.Namespace, manifest: dict[str, Any]) -> None:
     if a.doc:
         doc = ROOT / a.doc
         doc.parent.mkdir(parents=True, exist_ok=True)
-        doc.write_text(render(manifest))
+        kept = KEPT_SECTION.search(doc.read_text()) if doc.exists() else None
+        doc.write_text(render(manifest) + ("\n" + kept.group(0) if kept else ""))
         log(f"wrote {rel(doc)}")
 
 

@@ -7,11 +7,12 @@ from the store to the socket, so memory stays flat whatever the file size.
 
 from __future__ import annotations
 
+import asyncio
 import mimetypes
 import posixpath
 import re
 import urllib.parse
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import anyio
@@ -109,9 +110,40 @@ def _json(body: dict[str, Any]) -> Response:
 
 # --- the proxy ----------------------------------------------------------------------------
 
+_END = object()
+_READ_AHEAD_CHUNKS = 128  # uvicorn hands over at most ~64 KiB at a time: about 8 MiB in flight
+
+
+async def read_ahead(body: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """``body``, read by a task of its own into a small bounded queue.
+
+    Without it the socket is only read while the store is not writing: uvicorn stops reading
+    (and TCP stalls the sender) as soon as a chunk waits unconsumed, so network and disk took
+    turns. With it they overlap; memory stays bounded by the queue.
+    """
+    queue: asyncio.Queue[Any] = asyncio.Queue(_READ_AHEAD_CHUNKS)
+
+    async def pump() -> None:
+        try:
+            async for chunk in body:
+                await queue.put(chunk)
+            await queue.put(_END)
+        except Exception as exc:  # noqa: BLE001 - handed to the consumer, which raises it
+            await queue.put(exc)
+
+    task = asyncio.create_task(pump())
+    try:
+        while (item := await queue.get()) is not _END:
+            if isinstance(item, Exception):
+                raise item
+            yield item
+    finally:
+        task.cancel()
+
 
 async def upload(request: Request) -> Response:
-    await service.upload(_ctx(request), request.path_params["path"], request.stream())
+    body = read_ahead(request.stream())
+    await service.upload(_ctx(request), request.path_params["path"], body)
     return Response(status_code=200)
 
 
@@ -192,8 +224,9 @@ async def mpu_create(request: Request) -> Response:
 async def mpu_part(request: Request) -> Response:
     number = request.path_params["number"]
     raw_path = request.query_params.get("path", "")
+    body = read_ahead(request.stream())
     part = await service.put_part(
-        _ctx(request), raw_path, request.path_params["upload_id"], number, request.stream()
+        _ctx(request), raw_path, request.path_params["upload_id"], number, body
     )
     return Response(status_code=200, headers={"ETag": part.etag})
 
