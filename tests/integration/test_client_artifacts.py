@@ -11,7 +11,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import mlflow
+import mlflow.pyfunc
+import mlflow.sklearn
 import numpy as np
 import pytest
 from mlflow.store.artifact import http_artifact_repo
@@ -203,3 +206,38 @@ def test_large_file_over_the_multipart_path(
     assert len(completed) == 1, "the client did not take the multipart path"
     out = Path(client.download_artifacts(run.info.run_id, "large/big.bin", str(tmp_path / "o")))
     assert hashlib.sha256(out.read_bytes()).digest() == hashlib.sha256(data).digest()
+
+
+def test_logged_model_artifacts_and_loading(
+    client: mlflow.MlflowClient, server: ServerProcess, tmp_path: Path, unique: str
+) -> None:
+    from sklearn.linear_model import LinearRegression
+
+    mlflow.set_experiment(f"models-{unique}")
+    features = np.arange(20, dtype=float).reshape(10, 2)
+    target = features @ np.array([2.0, -1.0]) + 3.0
+    with mlflow.start_run() as run:
+        model = LinearRegression().fit(features, target)
+        # explicit requirements: inferring them imports and times every module (seconds)
+        info = mlflow.sklearn.log_model(model, name="model", pip_requirements=["scikit-learn"])
+    assert info.model_id.startswith("m-")
+    for uri in (f"runs:/{run.info.run_id}/model", info.model_uri):
+        loaded = mlflow.pyfunc.load_model(uri)
+        assert np.allclose(loaded.predict(features[:3]), target[:3])
+
+    listed = httpx.get(
+        f"{server.url}/api/2.0/mlflow/logged-models/{info.model_id}/artifacts/directories"
+    ).json()
+    names = {f["path"] for f in listed["files"]}
+    assert {"MLmodel", "requirements.txt"} <= names
+    assert len(names) >= 4  # the model file, conda.yaml, python_env.yaml as well
+    assert listed["root_uri"].endswith(f"/models/{info.model_id}/artifacts")
+    mlmodel = httpx.get(
+        f"{server.url}/ajax-api/2.0/mlflow/logged-models/{info.model_id}/artifacts/files",
+        params={"artifact_file_path": "MLmodel"},
+    )
+    assert mlmodel.status_code == 200
+    assert b"sklearn" in mlmodel.content
+
+    out = Path(mlflow.artifacts.download_artifacts(info.model_uri, dst_path=str(tmp_path)))
+    assert (out / "MLmodel").read_bytes() == mlmodel.content

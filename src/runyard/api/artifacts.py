@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import anyio
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
@@ -92,6 +92,8 @@ def _guarded(fn: Handler) -> Handler:
             return response
         except MlflowError as exc:
             return error_response(exc)
+        except ClientDisconnect:  # hung up mid-body: no server error, and no one to answer
+            return Response(status_code=400)
         except Exception as exc:  # noqa: BLE001 - the one place unexpected errors are answered
             return internal_error_response(request, exc)
 
@@ -248,10 +250,10 @@ async def mpu_abort(request: Request) -> Response:
     return _json({})
 
 
-# --- a run's artifacts --------------------------------------------------------------------
+# --- a run's or a logged model's artifacts ---------------------------------------------------
 
 
-async def _run_root(request: Request) -> service.RunArtifacts:
+async def _run_root(request: Request) -> service.ArtifactRoot:
     msg = await read_message(request)
     run_id = msg.text("run_id") or msg.text("run_uuid")
     if not run_id:
@@ -263,7 +265,7 @@ async def _run_root(request: Request) -> service.RunArtifacts:
 async def list_run_artifacts(request: Request) -> Response:
     root = await _run_root(request)
     path = request.query_params.get("path", "")
-    files = await service.list_run(_ctx(request), root, path)
+    files = await service.list_under(_ctx(request), root, path)
     body: dict[str, Any] = {"root_uri": root.root_uri}
     if files:
         body["files"] = [_file_json(f, f.path) for f in files]
@@ -273,7 +275,29 @@ async def list_run_artifacts(request: Request) -> Response:
 async def get_run_artifact(request: Request) -> Response:
     root = await _run_root(request)
     path = request.query_params.get("path", "")
-    found = await service.download_run_file(_ctx(request), root, path)
+    found = await service.download_under(_ctx(request), root, path)
+    return _stream(found, path, partial=False)
+
+
+async def _model_root(request: Request) -> service.ArtifactRoot:
+    model_id = request.path_params["model_id"]
+    return await anyio.to_thread.run_sync(service.model_root, _ctx(request), model_id)
+
+
+async def list_model_artifacts(request: Request) -> Response:
+    root = await _model_root(request)
+    path = request.query_params.get("artifact_directory_path", "")
+    files = await service.list_under(_ctx(request), root, path)
+    body: dict[str, Any] = {"root_uri": root.root_uri}
+    if files:
+        body["files"] = [_file_json(f, f.path) for f in files]
+    return _json(body)
+
+
+async def get_model_artifact(request: Request) -> Response:
+    root = await _model_root(request)
+    path = request.query_params.get("artifact_file_path", "")
+    found = await service.download_under(_ctx(request), root, path)
     return _stream(found, path, partial=False)
 
 
@@ -314,9 +338,18 @@ def routes() -> list[BaseRoute]:
             ),
         ]
     for prefix in ("/api/2.0/mlflow", "/ajax-api/2.0/mlflow"):
-        table.append(
-            Route(f"{prefix}/artifacts/list", _guarded(list_run_artifacts), methods=["GET"])
+        models = f"{prefix}/logged-models/{{model_id}}/artifacts"
+        table += [
+            Route(f"{prefix}/artifacts/list", _guarded(list_run_artifacts), methods=["GET"]),
+            Route(f"{models}/directories", _guarded(list_model_artifacts), methods=["GET"]),
+        ]
+    table.append(
+        Route(
+            "/ajax-api/2.0/mlflow/logged-models/{model_id}/artifacts/files",
+            _guarded(get_model_artifact),
+            methods=["GET"],
         )
+    )
     table.append(Route("/get-artifact", _guarded(get_run_artifact), methods=["GET"]))
     for prefix in ("/api/3.0/mlflow", "/ajax-api/3.0/mlflow"):
         table.append(Route(f"{prefix}/server-info", _guarded(server_info), methods=["GET"]))

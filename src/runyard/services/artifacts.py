@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from runyard.artifacts.base import ArtifactStore, FileInfo, NotAFile, Part
 from runyard.domain import artifact_paths
 from runyard.errors import InvalidParameterValue, MlflowError, ResourceDoesNotExist
+from runyard.services import logged_models
 from runyard.services.context import Ctx
 from runyard.store import runs as run_store
 from runyard.store.engine import Connection
@@ -143,23 +144,28 @@ async def abort_multipart(ctx: Ctx, path: str, upload_id: str) -> None:
     await _store(ctx).abort_multipart(path, upload_id)
 
 
-# --- a run's artifacts (the UI's listing and /get-artifact) -------------------------------
+# --- a run's or a logged model's artifacts (the UI's listings and downloads) --------------
 
 
 @dataclass(frozen=True)
-class RunArtifacts:
-    root_uri: str  # the run's artifact_uri, as clients know it
+class ArtifactRoot:
+    root_uri: str  # the run's or model's artifact_uri, as clients know it
     base: str  # that root as a clean path under the destination
 
 
-def run_root(ctx: Ctx, run_id: str) -> RunArtifacts:
+def run_root(ctx: Ctx, run_id: str) -> ArtifactRoot:
     """Where a run's artifacts live under the destination (runs whose root the server proxies)."""
 
     def tx(conn: Connection) -> str:
         return run_store.get_info(conn, run_id).artifact_uri or ""
 
     uri = ctx.db.read(tx)
-    return RunArtifacts(uri, proxied_path(uri))
+    return ArtifactRoot(uri, proxied_path(uri))
+
+
+def model_root(ctx: Ctx, model_id: str) -> ArtifactRoot:
+    uri = logged_models.get(ctx, model_id).artifact_location
+    return ArtifactRoot(uri, proxied_path(uri))
 
 
 def proxied_path(uri: str) -> str:
@@ -177,13 +183,13 @@ def proxied_path(uri: str) -> str:
     return artifact_paths.clean(rest)
 
 
-async def list_run(ctx: Ctx, root: RunArtifacts, raw_path: str) -> list[FileInfo]:
-    """Children of ``raw_path`` inside the run's root, with paths relative to that root."""
+async def list_under(ctx: Ctx, root: ArtifactRoot, raw_path: str) -> list[FileInfo]:
+    """Children of ``raw_path`` inside ``root``, with paths relative to that root."""
     rel = artifact_paths.clean(raw_path)
     found = await _store(ctx).list(artifact_paths.join(root.base, rel))
     prefix = len(root.base) + 1 if root.base else 0
     return [FileInfo(f.path[prefix:], f.is_dir, f.file_size) for f in found]
 
 
-async def download_run_file(ctx: Ctx, root: RunArtifacts, raw_path: str) -> Download:
+async def download_under(ctx: Ctx, root: ArtifactRoot, raw_path: str) -> Download:
     return await download(ctx, artifact_paths.join(root.base, _file_path(raw_path)))

@@ -243,6 +243,26 @@ def in_list(
     return column.in_(list(values))
 
 
+def fetch_raw(conn: Connection, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+    """All rows of a PostgreSQL query, straight from psycopg in binary (no per-row processing
+    by SQLAlchemy, which costs a fifth of the time for a 15k-row page). Driver errors are
+    wrapped as SQLAlchemy's would be, so ``Database`` translates and retries them as usual."""
+    import psycopg
+
+    driver = conn.connection.driver_connection
+    try:
+        with driver.cursor(binary=True) as cursor:  # type: ignore[union-attr]
+            rows: list[tuple[Any, ...]] = cursor.execute(sql, params).fetchall()
+            return rows
+    except psycopg.Error as exc:
+        lost = bool(driver.closed)  # type: ignore[union-attr]
+        if lost:
+            conn.invalidate()
+        err = DBAPIError.instance(sql, params, exc, psycopg.Error)
+        err.connection_invalidated = lost
+        raise err from exc
+
+
 def _dialect_insert(conn: Connection, table: sa.Table) -> Any:
     if conn.dialect.name == "postgresql":
         return postgresql.insert(table)

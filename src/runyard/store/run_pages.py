@@ -28,7 +28,7 @@ from runyard.domain.entities import (
 from runyard.domain.search import Comparison, OrderKey
 from runyard.store import experiments as experiment_store
 from runyard.store import runs as run_store
-from runyard.store.engine import Connection, in_list
+from runyard.store.engine import Connection, fetch_raw, in_list
 from runyard.store.schema import datasets, input_tags, inputs, latest_metrics, params, runs, tags
 from runyard.store.search_sql import select_run_ids
 
@@ -110,9 +110,7 @@ FROM page JOIN inputs i ON i.source_id = page.run_uuid
 
 
 def _page_pg(conn: Connection, source: str, bind: dict[str, Any]) -> list[Run]:
-    # Straight from the driver: SQLAlchemy's per-row processing would be a fifth of the time.
-    with conn.connection.driver_connection.cursor(binary=True) as cursor:  # type: ignore[union-attr]
-        rows = cursor.execute(_PAGE_PG.format(source=source), bind).fetchall()
+    rows = fetch_raw(conn, _PAGE_PG.format(source=source), bind)
     infos: list[tuple[int, RunInfo]] = []
     run_params: dict[str, list[Param]] = defaultdict(list)
     run_tags: dict[str, list[Tag]] = defaultdict(list)
