@@ -8,9 +8,9 @@ answered 4xx in MLflow's error JSON, and nothing may be read or written outside 
 
 from __future__ import annotations
 
-from http.client import HTTPConnection
 import json
 from collections.abc import Iterator
+from http.client import HTTPConnection
 from pathlib import Path
 from typing import Any
 
