@@ -284,3 +284,41 @@ def test_disabled_serving_answers_503(tmp_path: Path) -> None:
         assert info["artifact_serving_enabled"] is False
     finally:
         server.stop()
+
+
+def test_direct_artifact_root_without_the_proxy(tmp_path: Path) -> None:
+    """``--no-serve-artifacts`` with a direct root: the client writes to storage itself, the
+    server only records locations and never reads them."""
+    import mlflow
+
+    from tests.integration.livesrv import client_environment
+    from tests.servers import runyard_server
+
+    root = tmp_path / "shared-storage"
+    server = runyard_server(
+        f"sqlite:///{tmp_path / 'db.sqlite'}",
+        tmp_path,
+        "--no-serve-artifacts",
+        "--default-artifact-root",
+        root.as_uri(),
+    )
+    try:
+        with client_environment():
+            client = mlflow.MlflowClient(server.url)
+            eid = client.create_experiment("direct")
+            assert client.get_experiment(eid).artifact_location == f"{root.as_uri()}/{eid}"
+            run = client.create_run(eid)
+            expected = f"{root.as_uri()}/{eid}/{run.info.run_id}/artifacts"
+            assert run.info.artifact_uri == expected
+            src = tmp_path / "note.txt"
+            src.write_text("written by the client itself")
+            client.log_artifact(run.info.run_id, str(src))
+        stored = root / eid / run.info.run_id / "artifacts" / "note.txt"
+        assert stored.read_text() == "written by the client itself"
+        refused = httpx.get(
+            f"{server.url}/get-artifact", params={"run_id": run.info.run_id, "path": "note.txt"}
+        )
+        assert refused.status_code == 400
+        assert "not served by this server" in refused.json()["message"]
+    finally:
+        server.stop()
