@@ -114,31 +114,43 @@ def _json(body: dict[str, Any]) -> Response:
 # --- the proxy ----------------------------------------------------------------------------
 
 _END = object()
-_READ_AHEAD_CHUNKS = 128  # uvicorn hands over at most ~64 KiB at a time: about 8 MiB in flight
+_READ_AHEAD_BYTES = 8 * 1024 * 1024
 
 
 async def read_ahead(body: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-    """``body``, read by a task of its own into a small bounded queue.
+    """``body``, read by a task of its own at most ``_READ_AHEAD_BYTES`` ahead of the consumer.
 
     Without it the socket is only read while the store is not writing: uvicorn stops reading
     (and TCP stalls the sender) as soon as a chunk waits unconsumed, so network and disk took
-    turns. With it they overlap; memory stays bounded by the queue.
+    turns. With it they overlap. The bound is in bytes, not chunks: uvicorn hands over
+    anything from a few KiB to a few hundred KiB at a time, and a slow disk must not let the
+    buffer grow with it.
     """
-    queue: asyncio.Queue[Any] = asyncio.Queue(_READ_AHEAD_CHUNKS)
+    queue: asyncio.Queue[Any] = asyncio.Queue()
+    room = asyncio.Condition()
+    queued = 0
 
     async def pump() -> None:
+        nonlocal queued
         try:
             async for chunk in body:
-                await queue.put(chunk)
-            await queue.put(_END)
+                async with room:
+                    while queued >= _READ_AHEAD_BYTES:
+                        await room.wait()
+                    queued += len(chunk)
+                queue.put_nowait(chunk)
+            queue.put_nowait(_END)
         except Exception as exc:  # noqa: BLE001 - handed to the consumer, which raises it
-            await queue.put(exc)
+            queue.put_nowait(exc)
 
     task = asyncio.create_task(pump())
     try:
         while (item := await queue.get()) is not _END:
             if isinstance(item, Exception):
                 raise item
+            async with room:
+                queued -= len(item)
+                room.notify()
             yield item
     finally:
         task.cancel()
