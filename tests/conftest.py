@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.artifacts.services import MotoS3, Sshd
 from tests.servers import ServerProcess, pg_database, runyard_server
 
 
@@ -30,4 +31,31 @@ def start_server(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
 
     yield start
     for server in started:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sshd | str]:
+    """The session's sshd, or why there is none (tests that need it skip or fail then)."""
+    missing = Sshd.missing()
+    if missing:
+        yield missing
+        return
+    server = Sshd(tmp_path_factory.mktemp("sshd"))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoS3 | str]:
+    missing = MotoS3.missing()
+    if missing:
+        yield missing
+        return
+    server = MotoS3(tmp_path_factory.mktemp("s3"))
+    try:
+        yield server
+    finally:
         server.stop()

@@ -17,10 +17,13 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
 
-from tests.servers import free_port
+from tests.servers import free_port, skip_or_fail
+
+T = TypeVar("T")
 
 SSHD = Path("/usr/sbin/sshd")  # sshd must be started by absolute path (it re-executes itself)
 
@@ -192,3 +195,39 @@ class MotoS3:
 
     def stop(self) -> None:
         _stop(self.proc)
+
+
+def need(server: T | str) -> T:
+    """The server a session fixture started, or skip (fail in CI) with why there is none."""
+    if isinstance(server, str):
+        skip_or_fail(server)
+    assert not isinstance(server, str)
+    return server
+
+
+def destination_args(
+    dest: str, sshd: Sshd | str, s3: MotoS3 | str, name: str
+) -> tuple[tuple[str, ...], dict[str, str]]:
+    """``runyard server`` arguments and environment that put artifacts on ``dest`` ("local",
+    "sftp" or "s3"), under ``name`` on the remote ones."""
+    if dest == "sftp":
+        server = need(sshd)
+        args = (
+            "--artifacts-destination", server.uri(name),
+            "--artifacts-sftp-key-file", str(server.key_file),
+            "--artifacts-sftp-known-hosts", str(server.known_hosts),
+        )  # fmt: skip
+        return args, {}
+    if dest == "s3":
+        options = need(s3).options()
+        args = (
+            "--artifacts-destination", f"s3://{MotoS3.BUCKET}/{name}",
+            "--artifacts-s3-endpoint-url", options["endpoint_url"],
+            "--artifacts-s3-region", options["region"],
+        )  # fmt: skip
+        env = {
+            "AWS_ACCESS_KEY_ID": options["access_key_id"],
+            "AWS_SECRET_ACCESS_KEY": options["secret_access_key"],
+        }
+        return args, env
+    return (), {}

@@ -29,9 +29,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.artifacts.services import MotoS3, Sshd
+from tests.artifacts.services import MotoS3, destination_args, need
 from tests.integration.livesrv import REFERENCE, live_server
-from tests.servers import ServerProcess, skip_or_fail
+from tests.servers import ServerProcess
 
 MiB = 1024 * 1024
 MB = 1000 * 1000
@@ -64,30 +64,6 @@ class Live:
         return f"{self.server.url}{PROXY}/{urllib.parse.quote(path)}"
 
 
-@pytest.fixture(scope="module")
-def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sshd | None]:
-    if Sshd.missing():
-        yield None
-        return
-    server = Sshd(tmp_path_factory.mktemp("sshd"))
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture(scope="module")
-def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoS3 | None]:
-    if MotoS3.missing():
-        yield None
-        return
-    server = MotoS3(tmp_path_factory.mktemp("s3"))
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
 @pytest.fixture(scope="module", params=["local", "sftp", "s3"])
 def live(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
@@ -100,35 +76,16 @@ def live(
     tmpdir = workdir / "tmp"
     tmpdir.mkdir()
     env = {"TMPDIR": str(tmpdir)}
-    extra: tuple[str, ...] = ()
+    sshd, s3 = request.getfixturevalue("sshd"), request.getfixturevalue("s3_server")
+    extra, dest_env = destination_args(dest, sshd, s3, "streaming")
+    env.update(dest_env)
     storage: Path | None = workdir / "artifacts"
     moto: MotoS3 | None = None
     prefix = ""
     if dest == "sftp":
-        sshd: Sshd | None = request.getfixturevalue("sshd")
-        if sshd is None:
-            skip_or_fail(Sshd.missing() or "sshd unavailable")
-        assert sshd is not None
-        storage = sshd.root / "streaming"
-        extra = (
-            "--artifacts-destination", sshd.uri("streaming"),
-            "--artifacts-sftp-key-file", str(sshd.key_file),
-            "--artifacts-sftp-known-hosts", str(sshd.known_hosts),
-        )  # fmt: skip
+        storage = need(sshd).root / "streaming"
     elif dest == "s3":
-        moto = request.getfixturevalue("s3")
-        if moto is None:
-            skip_or_fail(MotoS3.missing() or "S3 server unavailable")
-        assert moto is not None
-        options = moto.options()
-        storage, prefix = None, "streaming"
-        extra = (
-            "--artifacts-destination", f"s3://{MotoS3.BUCKET}/{prefix}",
-            "--artifacts-s3-endpoint-url", options["endpoint_url"],
-            "--artifacts-s3-region", options["region"],
-        )  # fmt: skip
-        env["AWS_ACCESS_KEY_ID"] = options["access_key_id"]
-        env["AWS_SECRET_ACCESS_KEY"] = options["secret_access_key"]
+        moto, storage, prefix = need(s3), None, "streaming"
     with live_server("sqlite", workdir, *extra, env=env) as server:
         yield Live(server, dest, workdir, tmpdir, storage, moto, prefix)
 

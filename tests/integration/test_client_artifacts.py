@@ -19,9 +19,9 @@ import numpy as np
 import pytest
 from mlflow.store.artifact import http_artifact_repo
 
-from tests.artifacts.services import MotoS3, Sshd
+from tests.artifacts.services import destination_args
 from tests.integration.livesrv import REFERENCE, client_environment, live_server
-from tests.servers import ServerProcess, skip_or_fail
+from tests.servers import ServerProcess
 
 DESTINATIONS = ["local", "sftp", "s3"]
 SERVERS = [
@@ -33,67 +33,19 @@ SERVERS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sshd | None]:
-    if Sshd.missing():
-        yield None
-        return
-    server = Sshd(tmp_path_factory.mktemp("sshd"))
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture(scope="module")
-def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoS3 | None]:
-    if MotoS3.missing():
-        yield None
-        return
-    server = MotoS3(tmp_path_factory.mktemp("s3"))
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
 @pytest.fixture(scope="module", params=SERVERS)
 def server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ServerProcess]:
     """A runyard server per database and artifact destination (overrides conftest's)."""
     db, dest = request.param
-    extra: tuple[str, ...] = ()
-    env: dict[str, str] | None = None
     if dest != "local" and REFERENCE:
         pytest.skip("the reference server is only run with a local destination")
-    if dest == "sftp":
-        sshd: Sshd | None = request.getfixturevalue("sshd")
-        if sshd is None:
-            skip_or_fail(Sshd.missing() or "sshd unavailable")
-        assert sshd is not None
-        extra = (
-            "--artifacts-destination", sshd.uri(f"it-{db}"),
-            "--artifacts-sftp-key-file", str(sshd.key_file),
-            "--artifacts-sftp-known-hosts", str(sshd.known_hosts),
-        )  # fmt: skip
-    elif dest == "s3":
-        s3: MotoS3 | None = request.getfixturevalue("s3")
-        if s3 is None:
-            skip_or_fail(MotoS3.missing() or "S3 server unavailable")
-        assert s3 is not None
-        options = s3.options()
-        extra = (
-            "--artifacts-destination", f"s3://{MotoS3.BUCKET}/it-{db}",
-            "--artifacts-s3-endpoint-url", options["endpoint_url"],
-            "--artifacts-s3-region", options["region"],
-        )  # fmt: skip
-        env = {
-            "AWS_ACCESS_KEY_ID": options["access_key_id"],
-            "AWS_SECRET_ACCESS_KEY": options["secret_access_key"],
-        }
+    extra, env = destination_args(
+        dest, request.getfixturevalue("sshd"), request.getfixturevalue("s3_server"), f"it-{db}"
+    )
     workdir = tmp_path_factory.mktemp(f"srv-{db}-{dest}")
-    with client_environment(), live_server(db, workdir, *extra, env=env) as srv:
+    with client_environment(), live_server(db, workdir, *extra, env=env or None) as srv:
         yield srv
 
 

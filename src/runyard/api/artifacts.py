@@ -296,43 +296,45 @@ async def _run_root(request: Request) -> service.ArtifactRoot:
     return await anyio.to_thread.run_sync(service.run_root, ctx, run_id)
 
 
-async def list_run_artifacts(request: Request) -> Response:
-    root = await _run_root(request)
-    path = request.query_params.get("path", "")
-    files = await service.list_under(_ctx(request), root, path)
-    body: dict[str, Any] = {"root_uri": root.root_uri}
-    if files:
-        body["files"] = [_file_json(f, f.path) for f in files]
-    return _json(body)
-
-
-async def get_run_artifact(request: Request) -> Response:
-    root = await _run_root(request)
-    path = request.query_params.get("path", "")
-    found = await service.download_under(_ctx(request), root, path)
-    return _stream(found, path, partial=False)
-
-
 async def _model_root(request: Request) -> service.ArtifactRoot:
     model_id = request.path_params["model_id"]
     return await anyio.to_thread.run_sync(service.model_root, _ctx(request), model_id)
 
 
-async def list_model_artifacts(request: Request) -> Response:
-    root = await _model_root(request)
-    path = request.query_params.get("artifact_directory_path", "")
-    files = await service.list_under(_ctx(request), root, path)
-    body: dict[str, Any] = {"root_uri": root.root_uri}
-    if files:
-        body["files"] = [_file_json(f, f.path) for f in files]
-    return _json(body)
+Resolver = Callable[[Request], Awaitable[service.ArtifactRoot]]
 
 
-async def get_model_artifact(request: Request) -> Response:
-    root = await _model_root(request)
-    path = request.query_params.get("artifact_file_path", "")
-    found = await service.download_under(_ctx(request), root, path)
-    return _stream(found, path, partial=False)
+def _lister(resolve: Resolver, path_arg: str) -> Handler:
+    """A listing of a run's or a model's artifacts: paths relative to its root."""
+
+    async def list_artifacts(request: Request) -> Response:
+        root = await resolve(request)
+        path = request.query_params.get(path_arg, "")
+        files = await service.list_under(_ctx(request), root, path)
+        body: dict[str, Any] = {"root_uri": root.root_uri}
+        if files:
+            body["files"] = [_file_json(f, f.path) for f in files]
+        return _json(body)
+
+    return list_artifacts
+
+
+def _getter(resolve: Resolver, path_arg: str) -> Handler:
+    """A download of one of a run's or a model's artifacts."""
+
+    async def get_artifact(request: Request) -> Response:
+        root = await resolve(request)
+        path = request.query_params.get(path_arg, "")
+        found = await service.download_under(_ctx(request), root, path)
+        return _stream(found, path, partial=False)
+
+    return get_artifact
+
+
+list_run_artifacts = _lister(_run_root, "path")
+get_run_artifact = _getter(_run_root, "path")
+list_model_artifacts = _lister(_model_root, "artifact_directory_path")
+get_model_artifact = _getter(_model_root, "artifact_file_path")
 
 
 async def server_info(request: Request) -> Response:
