@@ -7,8 +7,8 @@ a test that fails against the reference is wrong, not the server.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 from tests.servers import ServerProcess, mlflow_server, pg_database, runyard_server
@@ -24,11 +24,16 @@ CLIENT_ENV = {
 }
 
 
-@contextmanager
-def client_environment() -> Iterator[None]:
+def client_environment() -> AbstractContextManager[None]:
     """The official client's environment for talking to a test server, restored afterwards."""
-    saved = {k: os.environ.get(k) for k in CLIENT_ENV}
-    os.environ.update(CLIENT_ENV)
+    return environment(CLIENT_ENV)
+
+
+@contextmanager
+def environment(values: Mapping[str, str]) -> Iterator[None]:
+    """``os.environ`` with ``values`` set, as it was afterwards."""
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
     try:
         yield
     finally:

@@ -20,7 +20,7 @@ import pytest
 from mlflow.store.artifact import http_artifact_repo
 
 from tests.artifacts.services import destination_args
-from tests.integration.livesrv import REFERENCE, client_environment, live_server
+from tests.integration.livesrv import REFERENCE, client_environment, environment, live_server
 from tests.servers import ServerProcess
 
 DESTINATIONS = ["local", "sftp", "s3"]
@@ -122,16 +122,8 @@ def multipart_env() -> Iterator[None]:
         "MLFLOW_MULTIPART_UPLOAD_MINIMUM_FILE_SIZE": str(5 * 1024 * 1024),
         "MLFLOW_MULTIPART_UPLOAD_CHUNK_SIZE": str(5 * 1024 * 1024),
     }
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
+    with environment(env):
         yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 def test_large_file_over_the_multipart_path(
