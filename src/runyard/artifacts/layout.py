@@ -15,6 +15,8 @@ from runyard.artifacts.base import Part, UploadNotFound
 from runyard.errors import InvalidParameterValue
 
 UPLOADS_DIR = ".runyard-uploads"
+# Inside an upload's staging directory: the artifact path the upload was created for.
+UPLOAD_TARGET_FILE = "target"
 _TEMP_MARKER = ".runyard-tmp-"
 _UPLOAD_ID = re.compile(r"^[0-9a-f]{32}$")
 MAX_PART_NUMBER = 10_000  # S3's limit; the same everywhere so clients see one rule

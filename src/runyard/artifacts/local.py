@@ -33,7 +33,6 @@ from runyard.domain.artifact_paths import join
 from runyard.errors import InvalidParameterValue, MlflowError
 
 T = TypeVar("T")
-_TARGET_FILE = "target"  # inside an upload's staging dir: the path it was created for
 
 
 async def _run(func: Callable[..., T], *args: Any) -> T:
@@ -89,7 +88,7 @@ class LocalArtifactStore:
         layout.check_upload_id(upload_id)
         staging = self.root / layout.UPLOADS_DIR / upload_id
         try:
-            created_for = (staging / _TARGET_FILE).read_text()
+            created_for = (staging / layout.UPLOAD_TARGET_FILE).read_text()
         except (FileNotFoundError, NotADirectoryError) as exc:
             raise UploadNotFound(upload_id) from exc
         if created_for != path:
@@ -227,7 +226,7 @@ class LocalArtifactStore:
         upload_id = layout.new_upload_id()
         staging = self.root / layout.UPLOADS_DIR / upload_id
         staging.mkdir(parents=True)
-        (staging / _TARGET_FILE).write_text(path)
+        (staging / layout.UPLOAD_TARGET_FILE).write_text(path)
         return upload_id
 
     async def create_multipart(self, path: str) -> str:

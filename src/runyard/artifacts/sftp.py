@@ -38,7 +38,6 @@ from runyard.domain.artifact_paths import join
 from runyard.errors import InvalidParameterValue, MlflowError
 
 T = TypeVar("T")
-_TARGET_FILE = "target"
 
 # The connection itself is gone: worth one retry on a fresh one.
 _LOST: tuple[type[BaseException], ...] = (
@@ -377,7 +376,7 @@ class SftpArtifactStore:
     async def _check_upload(self, sftp: asyncssh.SFTPClient, path: str, upload_id: str) -> str:
         staging = self._staging(upload_id)
         try:
-            async with sftp.open(posixpath.join(staging, _TARGET_FILE), "rb") as f:
+            async with sftp.open(posixpath.join(staging, layout.UPLOAD_TARGET_FILE), "rb") as f:
                 created_for = cast(bytes, await f.read()).decode()
         except (asyncssh.SFTPNoSuchFile, asyncssh.SFTPNotADirectory) as exc:
             raise UploadNotFound(upload_id) from exc
@@ -393,7 +392,7 @@ class SftpArtifactStore:
         async def op(sftp: asyncssh.SFTPClient) -> str:
             await self._check_target(sftp, path)
             await sftp.makedirs(staging, exist_ok=True)
-            async with sftp.open(posixpath.join(staging, _TARGET_FILE), "wb") as f:
+            async with sftp.open(posixpath.join(staging, layout.UPLOAD_TARGET_FILE), "wb") as f:
                 await f.write(path.encode())
             return upload_id
 
