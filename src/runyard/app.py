@@ -27,6 +27,8 @@ def create_app(settings: Settings) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         store = open_artifact_store(settings) if settings.serve_artifacts else None
+        if store is not None:
+            await store.start()
         ctx = dataclasses.replace(open_context(settings), artifacts=store)
         app.state.ctx = ctx
         stats = asyncio.create_task(_keep_planner_stats_fresh(ctx))

@@ -103,6 +103,14 @@ class ArtifactStore(Protocol):
 
     async def abort_multipart(self, path: str, upload_id: str) -> None: ...
 
+    async def start(self) -> None:
+        """Build what every request needs, once, when the server starts (no network I/O).
+
+        The first request then does not pay for it, and a memory measurement taken after
+        start-up sees only what requests cost.
+        """
+        ...
+
     async def aclose(self) -> None:
         """Release connections and pools."""
         ...

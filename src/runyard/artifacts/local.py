@@ -285,6 +285,9 @@ class LocalArtifactStore:
             staging = await _run(self._upload_dir, path, upload_id)
             await _run(_remove_tree, staging)
 
+    async def start(self) -> None:
+        return None
+
     async def aclose(self) -> None:
         return None
 

@@ -363,6 +363,10 @@ class S3ArtifactStore:
                 Bucket=self.bucket, Key=self._key(path), UploadId=upload_id
             )
 
+    async def start(self) -> None:
+        # Building a client loads botocore's S3 model: about 15 MB, paid once here.
+        await self._client()
+
     async def aclose(self) -> None:
         self._s3 = None
         await self._stack.aclose()

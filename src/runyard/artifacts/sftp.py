@@ -453,6 +453,9 @@ class SftpArtifactStore:
         with _translated(path):
             await self._call(op)
 
+    async def start(self) -> None:
+        return None  # connections are opened on demand: sshd may come up after the server
+
     async def aclose(self) -> None:
         await self._pool.aclose()
 
