@@ -14,7 +14,7 @@ import uvicorn
 
 from runyard.app import create_app, open_artifact_store, open_context
 from runyard.errors import MlflowError
-from runyard.settings import Settings, SettingsError
+from runyard.settings import Settings, SettingsError, check_exposure
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -52,6 +52,7 @@ def _tune_gc() -> None:
 
 
 def serve(settings: Settings) -> None:
+    check_exposure(settings)
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(name)s %(message)s")
     # Check (and on an empty database create) the schema once, before any worker starts,
     # so that a bad database stops the command with a clear message and a non-zero exit.

@@ -6,6 +6,7 @@ Precedence is flags > environment > config file > defaults, resolved once into a
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from collections.abc import Mapping
@@ -32,10 +33,43 @@ class Settings:
     db_pool_size: int = 10
     db_max_overflow: int = 10
     log_level: str = "info"
+    log_format: str = "text"  # text | json (one JSON object a line, with the request id)
+    # Authentication: off is allowed only on a loopback address (or with insecure_no_auth).
+    auth: bool = False
+    insecure_no_auth: bool = False
+    auth_default_permission: str = "READ"  # what a user has on an experiment without a grant
+    # Request hygiene (against DNS rebinding, cross-site writes and oversized bodies).
+    allowed_hosts: str = ""  # comma-separated Host patterns; "" = loopback names + host
+    cors_allowed_origins: str = ""  # comma-separated; "" = loopback origins only
+    x_frame_options: str = "SAMEORIGIN"
+    disable_security_middleware: bool = False
+    max_request_bytes: int = 16 * 1024 * 1024  # tracking API bodies
+    max_artifact_bytes: int = 10 * 1024**3  # one artifact PUT or multipart part
+    # Operations.
+    metrics: bool = True  # Prometheus /metrics
+    shutdown_timeout: int = 30  # seconds in-flight requests get to finish on SIGTERM
 
 
-_INT_FIELDS = {"port", "workers", "db_pool_size", "db_max_overflow"}
-_BOOL_FIELDS = {"serve_artifacts"}
+_INT_FIELDS = {
+    "port",
+    "workers",
+    "db_pool_size",
+    "db_max_overflow",
+    "max_request_bytes",
+    "max_artifact_bytes",
+    "shutdown_timeout",
+}
+_BOOL_FIELDS = {
+    "serve_artifacts",
+    "auth",
+    "insecure_no_auth",
+    "disable_security_middleware",
+    "metrics",
+}
+_CHOICES = {
+    "log_format": ("text", "json"),
+    "auth_default_permission": ("NO_PERMISSIONS", "READ", "EDIT", "MANAGE"),
+}
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
 ENV_PREFIX = "RUNYARD_"
 
@@ -66,6 +100,9 @@ def _coerce(name: str, value: Any, source: str) -> Any:
         raise SettingsError(f"{name} from {source} must be true or false, got {value!r}")
     if not isinstance(value, str):
         raise SettingsError(f"{name} from {source} must be a string, got {value!r}")
+    if name in _CHOICES and value not in _CHOICES[name]:
+        choices = ", ".join(_CHOICES[name])
+        raise SettingsError(f"{name} from {source} must be one of {choices}, got {value!r}")
     return value
 
 
@@ -82,12 +119,30 @@ def _from_file(path: Path) -> dict[str, Any]:
 
 
 def _from_env(environ: Mapping[str, str]) -> dict[str, Any]:
+    """``RUNYARD_<NAME>``, or ``RUNYARD_<NAME>_FILE`` naming a file that holds the value.
+
+    The file form keeps secrets (a database URI with its password) out of the environment
+    of every child process and out of ``ps``: point it at a 0600 file or at a systemd
+    credential (``%d/<name>`` with ``LoadCredential=``).
+    """
     found = {}
     for name in setting_names():
         key = ENV_PREFIX + name.upper()
+        file_key = key + "_FILE"
+        if key in environ and file_key in environ:
+            raise SettingsError(f"set {key} or {file_key}, not both")
         if key in environ:
             found[name] = _coerce(name, environ[key], key)
+        elif file_key in environ:
+            found[name] = _coerce(name, _read_secret(environ[file_key], file_key), file_key)
     return found
+
+
+def _read_secret(path: str, source: str) -> str:
+    try:
+        return Path(path).read_text().strip()
+    except OSError as exc:
+        raise SettingsError(f"cannot read {source} ({path}): {exc.strerror or exc}") from exc
 
 
 def load_settings(
@@ -106,6 +161,30 @@ def load_settings(
         if value is not None:
             merged[name] = _coerce(name, value, f"--{name.replace('_', '-')}")
     return Settings(**merged)
+
+
+LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
+
+
+def is_loopback(host: str) -> bool:
+    if host in LOOPBACK_HOSTS:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_exposure(settings: Settings) -> None:
+    """Refuse to serve a non-loopback address without authentication, unless told to."""
+    if settings.auth or settings.insecure_no_auth or is_loopback(settings.host):
+        return
+    raise SettingsError(
+        f"refusing to listen on {settings.host} without authentication: anyone who can reach "
+        "it could read and delete every experiment. Turn auth on (--auth, after "
+        "`runyard users create --admin`), listen on 127.0.0.1 behind a proxy that "
+        "authenticates, or pass --insecure-no-auth if something else protects this address."
+    )
 
 
 def normalize_db_uri(uri: str) -> str:

@@ -86,3 +86,13 @@ def test_server_starts_on_default_sqlite_quickly(tmp_path: Path) -> None:
         proc.wait(15)
     # Timings are reported, not asserted (the machine is shared); see docs/benchmarks.md.
     print(f"startup to healthy: {elapsed:.2f}s")
+
+
+def test_server_refuses_a_public_address_without_auth(tmp_path: Path) -> None:
+    uri = f"sqlite:///{tmp_path / 'x.db'}"
+    args = ["server", "--backend-store-uri", uri, "--host", "0.0.0.0", "--port", "1"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code != 0
+    assert "without authentication" in result.output
+    assert "--insecure-no-auth" in result.output
+    assert not (tmp_path / "x.db").exists()  # refused before touching anything

@@ -33,6 +33,25 @@ from runyard.settings import SettingsError, load_settings
 @click.option("-w", "--workers", type=int, help="Worker processes (default 1).")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), help="TOML config file.")
 @click.option("--log-level", help="Log level for the server (default info).")
+@click.option("--log-format", type=click.Choice(["text", "json"]), help="Log lines (default text).")
+@click.option(
+    "--auth/--no-auth", default=None, help="Require a user or token on every request (default off)."
+)
+@click.option(
+    "--insecure-no-auth",
+    is_flag=True,
+    default=None,
+    help="Allow a non-loopback address without auth (something else must protect it).",
+)
+@click.option("--allowed-hosts", help="Comma-separated Host header patterns to accept.")
+@click.option("--cors-allowed-origins", help="Comma-separated origins allowed to write.")
+@click.option("--x-frame-options", help="X-Frame-Options header (default SAMEORIGIN).")
+@click.option(
+    "--disable-security-middleware",
+    is_flag=True,
+    default=None,
+    help="DANGEROUS: no Host, Origin, content-type or body-size checks.",
+)
 def server(config_file: str | None, **flags: Any) -> None:
     """Serve the tracking API."""
     from runyard.serve import serve  # imported late: keeps `runyard --help` fast
