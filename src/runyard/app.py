@@ -13,6 +13,7 @@ import anyio.to_thread
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 
+from runyard.api import middleware
 from runyard.api.errors import handle_http_error, handle_mlflow_error, handle_unexpected
 from runyard.api.routes import routes
 from runyard.artifacts.base import ArtifactStore
@@ -42,6 +43,7 @@ def create_app(settings: Settings) -> Starlette:
 
     return Starlette(
         routes=routes(),
+        middleware=middleware.stack(settings),
         lifespan=lifespan,
         exception_handlers={
             MlflowError: handle_mlflow_error,

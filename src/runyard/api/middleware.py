@@ -1,0 +1,22 @@
+"""The middleware stack around every route, outermost first.
+
+Order matters: the request id and metrics see every request, including the ones hygiene or
+auth turn away; hygiene rejects forged Host/Origin headers and oversized bodies before auth
+spends a password check on them.
+"""
+
+from __future__ import annotations
+
+from starlette.middleware import Middleware
+
+from runyard.settings import Settings
+
+
+def stack(settings: Settings) -> list[Middleware]:
+    layers: list[Middleware] = []
+    # 1. request id + structured access log   (api/observe.py)
+    # 2. Prometheus request metrics            (api/observe.py)
+    # 3. request hygiene: Host, Origin/CORS, content type, body size, security headers
+    #                                          (api/hygiene.py)
+    # 4. authentication (401), then the route's own authorisation (403)  (api/auth.py)
+    return layers
