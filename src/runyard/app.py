@@ -22,6 +22,7 @@ from runyard.errors import MlflowError
 from runyard.services import bootstrap, upkeep
 from runyard.services.context import Ctx
 from runyard.settings import Settings, SettingsError, normalize_db_uri
+from runyard.store import sqlite_guard
 
 
 def create_app(settings: Settings) -> Starlette:
@@ -74,6 +75,7 @@ def open_context(settings: Settings) -> Ctx:
     uri = normalize_db_uri(settings.backend_store_uri)
     if uri.startswith("sqlite:///") and not uri.startswith("sqlite:////"):
         Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    sqlite_guard.claim(uri)  # one host per SQLite file (its locks fail across hosts)
     return bootstrap.open_store(
         uri, settings.default_artifact_root, settings.db_pool_size, settings.db_max_overflow
     )
