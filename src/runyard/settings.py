@@ -145,6 +145,16 @@ def _read_secret(path: str, source: str) -> str:
         raise SettingsError(f"cannot read {source} ({path}): {exc.strerror or exc}") from exc
 
 
+def named_secret(variable: str, environ: Mapping[str, str] | None = None) -> str:
+    """The value of the environment variable an option names (``--admin-url-env NAME``), so
+    a secret reaches a command without appearing on its command line."""
+    environ = os.environ if environ is None else environ
+    value = environ.get(variable, "").strip()
+    if not value:
+        raise SettingsError(f"environment variable {variable} is not set or empty")
+    return value
+
+
 def load_settings(
     flags: Mapping[str, Any] | None = None,
     environ: Mapping[str, str] | None = None,

@@ -6,7 +6,9 @@ import click
 
 from runyard import __version__
 from runyard.cli.db import db
+from runyard.cli.deploy import deploy
 from runyard.cli.server import server
+from runyard.cli.setup import setup
 
 
 @click.group()
@@ -17,3 +19,5 @@ def main() -> None:
 
 main.add_command(server)
 main.add_command(db)
+main.add_command(setup)
+main.add_command(deploy)
