@@ -7,6 +7,7 @@ import click
 from runyard import __version__
 from runyard.cli.db import db
 from runyard.cli.deploy import deploy
+from runyard.cli.doctor import doctor
 from runyard.cli.server import server
 from runyard.cli.setup import setup
 
@@ -21,3 +22,4 @@ main.add_command(server)
 main.add_command(db)
 main.add_command(setup)
 main.add_command(deploy)
+main.add_command(doctor)
