@@ -21,6 +21,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
+from runyard.api import auth
 from runyard.api.errors import error_response, internal_error_response
 from runyard.api.request import read_message
 from runyard.artifacts.base import FileInfo, Part
@@ -86,6 +87,9 @@ def _guarded(fn: Handler) -> Handler:
 
     async def call(request: Request) -> Response:
         try:
+            guard: auth.Guard | None = request.scope.get(auth.SCOPE_KEY)  # None: auth is off
+            if guard is not None:
+                await guard.check_request(request)
             return await fn(request)
         except service.RangeNotSatisfiable as exc:
             response = error_response(exc)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from starlette.middleware import Middleware
 
+from runyard.api.auth import AuthMiddleware
 from runyard.settings import Settings
 
 
@@ -19,4 +20,6 @@ def stack(settings: Settings) -> list[Middleware]:
     # 3. request hygiene: Host, Origin/CORS, content type, body size, security headers
     #                                          (api/hygiene.py)
     # 4. authentication (401), then the route's own authorisation (403)  (api/auth.py)
+    if settings.auth:  # off: not installed at all, so no request pays for it
+        layers.append(Middleware(AuthMiddleware, settings=settings))
     return layers

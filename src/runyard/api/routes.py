@@ -12,7 +12,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from runyard import MLFLOW_COMPAT_VERSION
-from runyard.api import artifacts, logged_models, tracking
+from runyard.api import artifacts, auth, logged_models, tracking
 from runyard.api.errors import error_response, internal_error_response
 from runyard.api.request import Message, read_message
 from runyard.errors import MlflowError
@@ -67,7 +67,9 @@ def endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         try:
             msg = await read_message(request)
             ctx: Ctx = request.app.state.ctx
-            body = await anyio.to_thread.run_sync(lambda: msgspec.json.encode(handler(ctx, msg)))
+            guard: auth.Guard | None = request.scope.get(auth.SCOPE_KEY)  # None: auth is off
+            run = handler if guard is None else guard.wrap(handler)
+            body = await anyio.to_thread.run_sync(lambda: msgspec.json.encode(run(ctx, msg)))
         except MlflowError as exc:
             return error_response(exc)
         except Exception as exc:  # noqa: BLE001 - the one place unexpected errors are answered
@@ -97,4 +99,5 @@ def routes() -> list[BaseRoute]:
     for path, methods, handler in AJAX_ONLY:
         table.append(Route("/ajax-api/2.0/mlflow" + path, endpoint(handler), methods=methods))
     table += artifacts.routes()
+    table += auth.routes()
     return table

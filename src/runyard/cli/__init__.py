@@ -8,8 +8,11 @@ from runyard import __version__
 from runyard.cli.db import db
 from runyard.cli.deploy import deploy
 from runyard.cli.doctor import doctor
+from runyard.cli.permissions import permissions
 from runyard.cli.server import server
 from runyard.cli.setup import setup
+from runyard.cli.tokens import tokens
+from runyard.cli.users import users
 
 
 @click.group()
@@ -22,4 +25,7 @@ main.add_command(server)
 main.add_command(db)
 main.add_command(setup)
 main.add_command(deploy)
+main.add_command(users)
+main.add_command(tokens)
+main.add_command(permissions)
 main.add_command(doctor)
