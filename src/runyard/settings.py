@@ -155,6 +155,12 @@ def named_secret(variable: str, environ: Mapping[str, str] | None = None) -> str
     return value
 
 
+def systemd_notify_socket(environ: Mapping[str, str] | None = None) -> str | None:
+    """Where systemd (``Type=notify``) listens for ``READY=1``; None when not started by it."""
+    environ = os.environ if environ is None else environ
+    return environ.get("NOTIFY_SOCKET") or None
+
+
 def load_settings(
     flags: Mapping[str, Any] | None = None,
     environ: Mapping[str, str] | None = None,

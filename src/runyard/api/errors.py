@@ -10,6 +10,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
+from runyard import logs
 from runyard.errors import MlflowError
 
 log = logging.getLogger("runyard.api")
@@ -44,7 +45,7 @@ async def handle_http_error(request: Request, exc: Exception) -> Response:
 
 
 def internal_error_response(request: Request, exc: BaseException) -> Response:
-    request_id = uuid.uuid4().hex[:12]
+    request_id = logs.request_id.get() or uuid.uuid4().hex
     log.error(
         "unhandled error, request_id=%s %s %s",
         request_id,

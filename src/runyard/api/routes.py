@@ -12,7 +12,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from runyard import MLFLOW_COMPAT_VERSION
-from runyard.api import artifacts, auth, logged_models, tracking
+from runyard.api import artifacts, auth, logged_models, ops, tracking
 from runyard.api.errors import error_response, internal_error_response
 from runyard.api.request import Message, read_message
 from runyard.errors import MlflowError
@@ -100,4 +100,5 @@ def routes() -> list[BaseRoute]:
         table.append(Route("/ajax-api/2.0/mlflow" + path, endpoint(handler), methods=methods))
     table += artifacts.routes()
     table += auth.routes()
+    table += ops.routes()
     return table
