@@ -8,6 +8,7 @@ from runyard import __version__
 from runyard.cli.db import db
 from runyard.cli.deploy import deploy
 from runyard.cli.doctor import doctor
+from runyard.cli.gc import gc
 from runyard.cli.permissions import permissions
 from runyard.cli.server import server
 from runyard.cli.setup import setup
@@ -29,3 +30,4 @@ main.add_command(users)
 main.add_command(tokens)
 main.add_command(permissions)
 main.add_command(doctor)
+main.add_command(gc)
