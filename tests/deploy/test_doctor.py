@@ -159,14 +159,39 @@ def test_public_address_without_auth_fails(tmp_path: Path) -> None:
     assert "something else must protect it" in _lines(allowed)["listen"]
 
 
-def test_auth_on_says_the_admin_count_is_unknown(tmp_path: Path) -> None:
+def test_auth_on_needs_an_administrator(tmp_path: Path) -> None:
     uri = _upgraded_sqlite(tmp_path)
-    result = _doctor(
-        "--backend-store-uri", uri, "--artifacts-destination", str(tmp_path / "a"), "--auth"
-    )
-    assert result.exit_code == 0, result.output
-    assert _lines(result)["auth admins"].startswith("[ ?? ] auth admins:")
+    common = ["--backend-store-uri", uri, "--artifacts-destination", str(tmp_path / "a")]
+    result = _doctor(*common, "--auth")
+    assert result.exit_code == 1, result.output
+    line = _lines(result)["auth admins"]
+    assert line.startswith("[FAIL] auth admins: no administrator yet")
+    assert "runyard users create NAME --admin" in line
     assert _lines(result)["listen"] == "[ ok ] listen: 127.0.0.1:5000, with auth on"
+
+    password = tmp_path / "pw"
+    password.write_text("a-long-enough-password-1\n")
+    created = CliRunner().invoke(
+        main,
+        ["users", "create", "alice", "--admin", "--password-file", str(password),
+         "--backend-store-uri", uri],
+    )  # fmt: skip
+    assert created.exit_code == 0, created.output
+    result = _doctor(*common, "--auth")
+    assert result.exit_code == 0, result.output
+    assert _lines(result)["auth admins"] == "[ ok ] auth admins: 1 administrator(s)"
+
+
+def test_auth_admins_are_not_counted_on_a_broken_database(tmp_path: Path) -> None:
+    db = tmp_path / "empty.db"
+    sqlite3.connect(db).close()
+    result = _doctor(
+        "--backend-store-uri", f"sqlite:///{db}", "--artifacts-destination", str(tmp_path), "--auth"
+    )
+    assert result.exit_code == 1
+    assert _lines(result)["auth admins"].startswith("[ ?? ] auth admins: not counted")
+    with sqlite3.connect(db) as conn:  # doctor created nothing in it
+        assert conn.execute("SELECT name FROM sqlite_master").fetchall() == []
 
 
 def test_unreadable_configuration_fails_first(tmp_path: Path) -> None:

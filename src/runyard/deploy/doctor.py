@@ -18,9 +18,11 @@ import sqlalchemy as sa
 
 from runyard.artifacts.base import ArtifactStore
 from runyard.errors import MlflowError, SchemaMismatch
+from runyard.services import auth
+from runyard.services.context import Ctx
 from runyard.settings import Settings, SettingsError, check_exposure, is_loopback, normalize_db_uri
 from runyard.store import migrate
-from runyard.store.engine import make_engine
+from runyard.store.engine import Database, make_engine
 
 Status = Literal["ok", "fail", "unknown"]
 PROBE_PREFIX = ".runyard-doctor-"  # hidden, and unique per run: never a user's artifact
@@ -36,10 +38,11 @@ class Check:
 def run_checks(
     settings: Settings, open_artifacts: Callable[[Settings], ArtifactStore]
 ) -> list[Check]:
+    database = check_database(settings)
     return [
-        check_database(settings),
+        database,
         check_artifacts(settings, open_artifacts),
-        *check_auth(settings),
+        *check_auth(settings, database_ok=database.status == "ok"),
         check_listen(settings),
     ]
 
@@ -143,20 +146,38 @@ async def _forget(store: ArtifactStore, path: str) -> None:
         await store.aclose()
 
 
-def check_auth(settings: Settings) -> list[Check]:
+def check_auth(settings: Settings, database_ok: bool = True) -> list[Check]:
     if not settings.auth:
         where = "loopback" if is_loopback(settings.host) else settings.host
         return [Check("auth", "ok", f"off (listening on {where}; see the listen check)")]
-    return [
-        Check("auth", "ok", "on: every request needs a user or token"),
-        # User accounts are not in this build yet, so there is nothing to count.
-        Check(
-            "auth admins",
-            "unknown",
-            "cannot count admin users in this build; make sure one exists "
-            "(`runyard users create --admin`) before relying on auth",
-        ),
-    ]
+    checks = [Check("auth", "ok", "on: every request needs a user or token")]
+    if not database_ok:
+        return [*checks, Check("auth admins", "unknown", "not counted: fix the database first")]
+    try:
+        admins = _count_admins(settings)
+    except (MlflowError, sa.exc.SQLAlchemyError) as exc:
+        return [*checks, Check("auth admins", "fail", f"cannot count them: {_message(exc)}")]
+    if admins == 0:
+        return [
+            *checks,
+            Check(
+                "auth admins",
+                "fail",
+                "no administrator yet, so every request will be refused; create one with "
+                "`runyard users create NAME --admin` (same backend_store_uri)",
+            ),
+        ]
+    return [*checks, Check("auth admins", "ok", f"{admins} administrator(s)")]
+
+
+def _count_admins(settings: Settings) -> int:
+    """What the server does when it starts with auth on: make sure the auth tables exist
+    (only on a database already at runyard's schema) and count the administrators."""
+    db = Database(normalize_db_uri(settings.backend_store_uri), pool_size=1, max_overflow=0)
+    try:
+        return auth.prepare(Ctx(db=db, default_artifact_root=settings.default_artifact_root))
+    finally:
+        db.dispose()
 
 
 def check_listen(settings: Settings) -> Check:
