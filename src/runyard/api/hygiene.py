@@ -288,6 +288,7 @@ class RequestHygiene:
         received = 0
         exceeded = False
         answered_instead = False
+        started = False
 
         async def counting_receive() -> Message:
             nonlocal received, exceeded
@@ -304,16 +305,22 @@ class RequestHygiene:
         async def guarded_send(message: Message) -> None:
             # Routes render BodyTooLarge themselves; should one turn it into something else
             # (a generic 500), the client still gets the 413 it is owed.
-            nonlocal answered_instead
+            nonlocal answered_instead, started
             if answered_instead:
                 return
+            started = started or message["type"] == "http.response.start"
             if exceeded and message["type"] == "http.response.start" and message["status"] != 413:
                 answered_instead = True
                 await error_response(BodyTooLarge(limit))(scope, receive, send)
                 return
             await send(message)
 
-        await self.app(scope, counting_receive, guarded_send)
+        try:
+            await self.app(scope, counting_receive, guarded_send)
+        except BodyTooLarge as exc:  # a route that let it escape: answer it here if we still can
+            if started:
+                raise
+            await error_response(exc)(scope, receive, send)
 
     async def _preflight(self, headers: dict[bytes, bytes], send: Send) -> None:
         asked = headers.get(b"access-control-request-headers", b"")
