@@ -5,12 +5,15 @@ experiment's name can be used again."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from click.testing import Result
 
 from runyard.services import experiments, runs
-from runyard.store import schema
+from runyard.services.context import Ctx
+from runyard.store import auth, auth_schema, schema
+from runyard.store.engine import Connection
 from tests.gc.world import Predicate, Snapshot, World, snapshot
 
 RUN_REFERENCES = {"run_uuid", "run_id", "source_run_id"}
@@ -97,6 +100,7 @@ def expected_after(before: Snapshot, world: World) -> Snapshot:
         "sql_span_cost_daily_rollups",
         "sql_trace_metric_daily_rollups",
         "sql_trace_rollup_rebuild_queue",
+        "runyard_experiment_permissions",
     ):
         goes[table] = in_gone_exp
     cleared: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
@@ -207,11 +211,39 @@ def test_every_table_that_names_a_run_or_experiment_is_covered() -> None:
         "experiment_tags", "datasets", "logged_models", "trace_info", "scorers", "review_queues",
         "label_schemas", "issues", "sql_assessment_daily_rollups", "sql_span_cost_daily_rollups",
         "sql_trace_metric_daily_rollups", "sql_trace_rollup_rebuild_queue", "endpoints",
+        "runyard_experiment_permissions",
     }  # fmt: skip
-    for name, table in schema.metadata.tables.items():
+    tables = {**schema.metadata.tables, **auth_schema.metadata.tables}
+    for name, table in tables.items():
         columns = set(table.c.keys())
         names_one = "experiment_id" in columns or any(
             (name, c) not in LEFT_ALONE for c in columns & RUN_REFERENCES
         )
         if names_one:
             assert name in ruled, f"{name} points at runs or experiments but gc has no rule for it"
+
+
+def test_a_reused_experiment_id_inherits_nothing(
+    ctx: Ctx, tmp_path: Path, run_gc: Callable[..., Result]
+) -> None:
+    """SQLite hands the highest id out again: the next experiment must not find the purged
+    one's permission grants or artifacts under it."""
+    eid = experiments.create(ctx, "last", None, [])
+    run_id = runs.create(ctx, str(eid), "ann", None, [], "r").info.run_id
+    leftover = tmp_path / "artifacts" / str(eid) / run_id / "artifacts" / "weights.bin"
+    leftover.parent.mkdir(parents=True)
+    leftover.write_bytes(b"\0" * 10)
+
+    def grant(conn: Connection) -> None:
+        auth.ensure_tables(conn)
+        auth.insert_grant(conn, auth.insert_user(conn, "bob", "h", False, 1), eid, "MANAGE")
+
+    ctx.db.write(grant)
+    experiments.delete(ctx, str(eid))
+    assert run_gc().exit_code == 0
+
+    new = experiments.create(ctx, "next", None, [])
+    if ctx.db.dialect == "sqlite":
+        assert new == eid  # what makes this matter
+    assert ctx.db.read(lambda conn: auth.list_grants(conn, experiment_id=new)) == []
+    assert not (tmp_path / "artifacts" / str(new)).exists()

@@ -32,7 +32,7 @@ from runyard.domain.entities import Dataset, DatasetInput, Metric, ModelIO, Para
 from runyard.services import experiments, logged_models, runs
 from runyard.services.artifacts import proxied_path
 from runyard.services.context import Ctx, now_ms
-from runyard.store import schema
+from runyard.store import auth, schema
 from runyard.store.engine import Connection
 
 DAY_MS = 24 * 3600 * 1000
@@ -232,6 +232,10 @@ def _insert(conn: Connection, table: sa.Table, **row: Any) -> None:
 
 def _extras_for_all(world: World, conn: Connection) -> None:
     _insert(conn, schema.evaluation_datasets, dataset_id="ed-1", name="golden")
+    auth.ensure_tables(conn)
+    user = auth.insert_user(conn, "ann", "not-a-real-hash", False, 1)
+    for label in ("A", "B", "C", "G"):
+        auth.insert_grant(conn, user, world.eids[label], "MANAGE")
     _insert(conn, schema.registered_models, name="reg")
     for label in ("A", "B", "C"):
         _experiment_extras(conn, world.eids[label], label)

@@ -13,8 +13,10 @@ and the input links from them; its scorers, scorer versions and online scoring c
 review queues with their items, label schemas and users; its label schemas and issues; the
 trace/assessment/span-cost rollups and the rollup rebuild queue (no foreign key, but MLflow's
 gc removes them too, so a reused id never inherits aggregates); entity_associations naming the
-experiment, its traces or its models. Gateway endpoints that tracked usage into it keep
-existing with ``experiment_id`` NULL (their foreign key's ``ON DELETE SET NULL``).
+experiment, its traces or its models; runyard's own permission grants on it (when auth has
+created that table), so an experiment that gets the same id later (SQLite reuses the highest
+one) inherits nobody's access. Gateway endpoints that tracked usage into it keep existing with
+``experiment_id`` NULL (their foreign key's ``ON DELETE SET NULL``).
 
 Left alone, as MLflow leaves them (no foreign key, and the rows belong to something else):
 registry ``model_versions.run_id``, logged models of surviving experiments whose source run is
@@ -35,6 +37,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from runyard.domain.entities import DELETED
+from runyard.store.auth_schema import experiment_permissions
 from runyard.store.engine import in_list
 from runyard.store.schema import (
     assessments,
@@ -325,6 +328,9 @@ def purge_experiment(conn: Connection, experiment_id: int) -> None:
     conn.execute(
         entity_associations.delete().where(_associations(conn, ASSOC_EXPERIMENT, [str(eid)]))
     )
+    if sa.inspect(conn).has_table(experiment_permissions.name):
+        grants = experiment_permissions.c
+        conn.execute(experiment_permissions.delete().where(grants.experiment_id == eid))
     conn.execute(experiment_tags.delete().where(experiment_tags.c.experiment_id == eid))
     conn.execute(experiments.delete().where(experiments.c.experiment_id == eid))
 
