@@ -110,13 +110,20 @@ def _tune_gc() -> None:
     gc.set_threshold(20_000, 50, 100)
 
 
+def _memory_backed_dir() -> str | None:
+    """``/dev/shm`` where there is one: the metric files are memory-mapped and rewritten on
+    every request, so a tmpfs keeps them off the disk. None: the usual temporary directory."""
+    shm = "/dev/shm"
+    return shm if os.path.isdir(shm) and os.access(shm, os.W_OK) else None
+
+
 @contextlib.contextmanager
 def _shared_metrics(settings: Settings) -> Iterator[str | None]:
     """A fresh directory where the workers keep their metrics, removed when serving ends."""
     if not settings.metrics:
         yield None
         return
-    directory = tempfile.mkdtemp(prefix="runyard-metrics-")
+    directory = tempfile.mkdtemp(prefix="runyard-metrics-", dir=_memory_backed_dir())
     observe.share_between_processes(directory)
     try:
         yield directory
