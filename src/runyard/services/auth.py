@@ -130,11 +130,6 @@ def set_password(ctx: Ctx, username: str, password: str) -> None:
         raise _no_user(username)
 
 
-def set_admin(ctx: Ctx, username: str, is_admin: bool) -> None:
-    if not ctx.db.write(lambda conn: store.update_user(conn, username, is_admin=is_admin)):
-        raise _no_user(username)
-
-
 # --- tokens ------------------------------------------------------------------------------------
 
 
