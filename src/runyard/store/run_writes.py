@@ -152,7 +152,7 @@ def _log_sqlite(
                 params.c.run_uuid == run_id, params.c.key.in_([p.key for p in new_params])
             )
         )
-        stored: dict[str, str] = {key: value for key, value in found}
+        stored = {key: value for key, value in found}
         clash = {p.key: stored[p.key] for p in new_params if stored.get(p.key, p.value) != p.value}
         if clash:
             return Guard(stage, clash)
