@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from runyard.errors import MlflowError, SchemaMismatch
-from runyard.settings import Settings, SettingsError, load_settings, normalize_db_uri
+from runyard.cli.common import opened_database, settings_or_usage_error
+from runyard.errors import MlflowError
+from runyard.settings import Settings, SettingsError, normalize_db_uri
 
 if TYPE_CHECKING:  # the service is imported late: keeps `runyard --help` fast
     from runyard.services.context import Ctx
@@ -71,31 +72,16 @@ def gc(
     go; a purged experiment's name can be used again. Without --experiment-ids or --run-ids,
     every deleted experiment and run (older than --older-than) is purged.
     """
-    try:
-        settings = load_settings(flags, config_file=config_file)
-    except SettingsError as exc:
-        raise click.UsageError(str(exc)) from exc
+    settings = settings_or_usage_error(flags, config_file)
     _require_existing_sqlite(settings)
-    from runyard.app import open_context
     from runyard.services import gc as service
 
-    try:
-        ctx = open_context(settings)
-    except SettingsError as exc:
-        raise click.UsageError(str(exc)) from exc
-    except SchemaMismatch as exc:
-        raise click.ClickException(str(exc)) from exc
-    try:
-        try:
-            plan = service.plan(ctx, older_than, experiment_ids, run_ids)
-        except MlflowError as exc:
-            raise click.ClickException(exc.message) from exc
+    with opened_database(settings) as ctx:
+        plan = service.plan(ctx, older_than, experiment_ids, run_ids)
         if dry_run or plan.empty:
             _print_plan(plan, dry_run)
             return
         report = _collect(settings, ctx, plan)
-    finally:
-        ctx.db.dispose()
     _print_report(report)
     if report.error:
         raise click.ClickException(f"gc stopped early: {report.error}")

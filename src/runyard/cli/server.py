@@ -7,8 +7,9 @@ from typing import Any
 
 import click
 
+from runyard.cli.common import settings_or_usage_error
 from runyard.errors import SchemaMismatch
-from runyard.settings import SettingsError, load_settings
+from runyard.settings import SettingsError
 
 
 @click.command()
@@ -56,10 +57,7 @@ def server(config_file: str | None, **flags: Any) -> None:
     """Serve the tracking API."""
     from runyard.serve import serve  # imported late: keeps `runyard --help` fast
 
-    try:
-        settings = load_settings(flags, config_file=config_file)
-    except SettingsError as exc:
-        raise click.UsageError(str(exc)) from exc
+    settings = settings_or_usage_error(flags, config_file)
     try:
         serve(settings)
     except SettingsError as exc:

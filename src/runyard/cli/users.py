@@ -11,9 +11,8 @@ from typing import Any, TypeVar
 
 import click
 
-from runyard.errors import MlflowError, SchemaMismatch
+from runyard.cli.common import opened_database, settings_or_usage_error
 from runyard.services.context import Ctx
-from runyard.settings import SettingsError, load_settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -32,23 +31,12 @@ def store_options(fn: F) -> F:
 @contextmanager
 def admin_context(backend_store_uri: str | None, config_file: str | None) -> Iterator[Ctx]:
     """The server's database, with the auth tables created if missing; errors become messages."""
-    from runyard.app import open_context  # imported late: keeps `runyard --help` fast
     from runyard.services import auth
 
-    try:
-        settings = load_settings({"backend_store_uri": backend_store_uri}, config_file=config_file)
-        ctx = open_context(settings)
-    except SettingsError as exc:
-        raise click.UsageError(str(exc)) from exc
-    except SchemaMismatch as exc:
-        raise click.ClickException(str(exc)) from exc
-    try:
+    settings = settings_or_usage_error({"backend_store_uri": backend_store_uri}, config_file)
+    with opened_database(settings) as ctx:
         auth.prepare(ctx)
         yield ctx
-    except MlflowError as exc:
-        raise click.ClickException(exc.message) from exc
-    finally:
-        ctx.db.dispose()
 
 
 def read_password(password_file: str | None) -> str:

@@ -17,9 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
+from typing import TYPE_CHECKING
 
 from runyard.domain import validation
 from runyard.domain.permissions import (
@@ -39,11 +37,21 @@ from runyard.store.auth import GrantRow as GrantRow  # re-exported for the API
 from runyard.store.auth import TokenRow as TokenRow
 from runyard.store.engine import Connection, Database
 
+if TYPE_CHECKING:
+    from argon2 import PasswordHasher
+
 LOGIN_TTL_S = 30.0  # how long a changed password or deleted user may still be accepted
 _LOGIN_CACHE_MAX = 10_000
 _EXPERIMENT_CACHE_MAX = 100_000
 
-_hasher = PasswordHasher()  # argon2id with argon2-cffi's RFC 9106 low-memory defaults
+
+@functools.cache
+def _hasher() -> PasswordHasher:
+    """argon2id with argon2-cffi's RFC 9106 low-memory defaults, imported on first use: a
+    server without auth (and each of its workers) does not carry argon2 and cffi."""
+    from argon2 import PasswordHasher
+
+    return PasswordHasher()
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +101,7 @@ def prepare(ctx: Ctx) -> int:
 
 def hash_password(password: str) -> str:
     validate_password(password)
-    return _hasher.hash(password)
+    return _hasher().hash(password)
 
 
 def create_user(ctx: Ctx, username: str, password: str, is_admin: bool = False) -> int:
@@ -241,12 +249,14 @@ def list_permissions(
 
 @functools.cache
 def _decoy_hash() -> str:
-    return _hasher.hash(secrets.token_urlsafe(16))
+    return _hasher().hash(secrets.token_urlsafe(16))
 
 
 def _verify(password_hash: str, password: str) -> bool:
+    from argon2.exceptions import InvalidHashError, VerificationError
+
     try:
-        return _hasher.verify(password_hash, password)
+        return _hasher().verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
 
