@@ -13,6 +13,7 @@ import anyio.to_thread
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 
+from runyard import memory
 from runyard.api import middleware
 from runyard.api.errors import handle_http_error, handle_mlflow_error, handle_unexpected
 from runyard.api.routes import routes
@@ -33,11 +34,11 @@ def create_app(settings: Settings) -> Starlette:
             await store.start()
         ctx = dataclasses.replace(open_context(settings), artifacts=store)
         app.state.ctx = ctx
-        stats = asyncio.create_task(_keep_planner_stats_fresh(ctx))
+        upkeep_task = asyncio.create_task(_upkeep(ctx))
         try:
             yield
         finally:
-            stats.cancel()
+            upkeep_task.cancel()
             if store is not None:
                 await store.aclose()
             ctx.db.dispose()
@@ -55,19 +56,23 @@ def create_app(settings: Settings) -> Starlette:
 
 
 log = logging.getLogger("runyard.upkeep")
-_STATS_INTERVAL_S = 10.0
+_UPKEEP_INTERVAL_S = 10.0
 
 
-async def _keep_planner_stats_fresh(ctx: Ctx) -> None:
+async def _upkeep(ctx: Ctx) -> None:
+    """Every few seconds: fresh planner statistics, and free memory handed back."""
     while True:
-        await asyncio.sleep(_STATS_INTERVAL_S)
+        await asyncio.sleep(_UPKEEP_INTERVAL_S)
         try:
             analysed = await anyio.to_thread.run_sync(upkeep.refresh_planner_stats, ctx)
         except Exception:  # noqa: BLE001 - upkeep must never take the server down
             log.warning("refreshing planner statistics failed", exc_info=True)
-            continue
-        if analysed:
-            log.info("analysed %s", ", ".join(analysed))
+        else:
+            if analysed:
+                log.info("analysed %s", ", ".join(analysed))
+        # A burst of large pages (a 1000-run search, a 100k-point history) leaves free memory
+        # inside malloc's heaps; hand it back so an idle worker's RSS comes down again.
+        await anyio.to_thread.run_sync(memory.give_back)
 
 
 def open_context(settings: Settings) -> Ctx:

@@ -23,7 +23,7 @@ from types import FrameType
 
 import uvicorn
 
-from runyard import logs, sd_notify
+from runyard import logs, memory, sd_notify
 from runyard.api import observe
 from runyard.app import create_app, open_artifact_store, open_context
 from runyard.errors import MlflowError
@@ -143,6 +143,7 @@ def serve(settings: Settings) -> None:
         except MlflowError as exc:
             raise SettingsError(f"artifacts destination: {exc.message}") from exc
     _tune_gc()
+    memory.limit_arenas()
     sock = _bind(settings.host, settings.port)
     log.info(
         "serving http://%s:%s with %d worker(s): database %s, artifacts %s",

@@ -1,14 +1,14 @@
 """Engines, transactions and the seam where database errors become MLflow errors.
 
-SQLite: WAL, one writer at a time (an in-process lock plus ``BEGIN IMMEDIATE`` and a long
-busy timeout across processes), so "database is locked" never reaches a client.
+SQLite: WAL, one writer at a time (``sqlite_writer.WriterLock`` across threads and worker
+processes, plus ``BEGIN IMMEDIATE`` and a long busy timeout for other programs), so "database
+is locked" never reaches a client.
 PostgreSQL: psycopg 3 with a bounded, pre-pinged pool.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 
 from runyard.errors import InvalidParameterValue, TemporarilyUnavailable
+from runyard.store.sqlite_writer import WriterLock
 
 T = TypeVar("T")
 
@@ -47,7 +48,7 @@ class Database:
         self.url = url
         self.engine = make_engine(url, pool_size, max_overflow)
         self.dialect = self.engine.dialect.name
-        self._write_lock = threading.Lock() if self.dialect == "sqlite" else None
+        self._write_lock = WriterLock(url) if self.dialect == "sqlite" else None
         # Same pool; each statement commits on its own, so no BEGIN/COMMIT round trips.
         self._autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
 
@@ -57,7 +58,7 @@ class Database:
             with self.engine.begin() as conn:
                 yield conn
             return
-        with self._write_lock, self.engine.connect() as conn:
+        with self._write_lock.held(), self.engine.connect() as conn:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
             try:
                 yield conn
@@ -128,6 +129,8 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self._write_lock is not None:
+            self._write_lock.close()
 
 
 def make_engine(url: str, pool_size: int = 5, max_overflow: int = 5) -> Engine:
