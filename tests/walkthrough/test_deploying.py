@@ -20,6 +20,7 @@ import contextlib
 import os
 import re
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -35,6 +36,12 @@ from tests.servers import PG_ADMIN_URL, free_port, pg_admin, pg_available, skip_
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "deploying.md"
 MARKER = re.compile(r"<!-- walkthrough(?::\s*(?P<note>[^>]*?))?\s*-->\s*\n```(\w+)\n(.*?)```", re.S)
+
+# Waits on /ready with the test's own Python, so the walkthrough needs no curl.
+READY = (
+    shlex.quote(sys.executable)
+    + " -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1])'"
+)
 
 pytestmark = [pytest.mark.postgres, pytest.mark.timeout(600)]
 
@@ -65,10 +72,10 @@ def script(values: dict[str, str], authorized_keys: Path, server_log: Path) -> s
                 f"runyard server > {shlex.quote(str(server_log))} 2>&1 &",
                 'echo $! > "$DATA/server.pid"',
                 "for _ in $(seq 1 150); do",
-                '  curl -fsS "http://127.0.0.1:$PORT/ready" > /dev/null 2>&1 && break',
+                f'  {READY} "http://127.0.0.1:$PORT/ready" 2> /dev/null && break',
                 "  sleep 0.2",
                 "done",
-                'curl -fsS "http://127.0.0.1:$PORT/ready"',
+                f'{READY} "http://127.0.0.1:$PORT/ready"',
             ]
         else:
             assert not note, f"unknown walkthrough marker: {note!r}"
@@ -80,8 +87,8 @@ def test_the_deploying_guide_end_to_end(tmp_path: Path, sshd: Sshd | str) -> Non
     ssh = need(sshd)
     if not pg_available():
         skip_or_fail("PostgreSQL is not reachable on 127.0.0.1:5432")
-    for tool in ("curl", "systemd-analyze", "ssh-keyscan"):
-        if subprocess.run(["which", tool], capture_output=True).returncode != 0:
+    for tool in ("systemd-analyze", "ssh-keyscan"):
+        if shutil.which(tool) is None:
             skip_or_fail(f"{tool} is not installed (scripts/services installs it)")
 
     name = f"walk_{uuid.uuid4().hex[:10]}"
