@@ -18,15 +18,15 @@ from typing import Any, Protocol
 
 import anyio
 import anyio.to_thread
-import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.types import Message as AsgiMessage
 
-from runyard.api.errors import error_response, internal_error_response
-from runyard.api.request import Message, missing, read_message
+from runyard.api import rpc
+from runyard.api.errors import error_response
+from runyard.api.request import Message, missing
 from runyard.domain import artifact_paths, search, validation
 from runyard.domain.entities import VIEW_TYPES
 from runyard.domain.permissions import (
@@ -53,7 +53,7 @@ SCOPE_KEY = "runyard.auth"  # the request's Guard, in the ASGI scope
 REALM = "runyard"
 
 Json = dict[str, Any]
-Handler = Callable[[Ctx, Message], Json]
+Handler = rpc.Handler
 
 R, E, M = Permission.READ, Permission.EDIT, Permission.MANAGE
 
@@ -564,26 +564,16 @@ def delete_permission(ctx: Ctx, msg: Message, who: Principal) -> Json:
 def _endpoint(handler: AuthHandler) -> Callable[[Request], Awaitable[Response]]:
     async def call(request: Request) -> Response:
         guard: Guard | None = request.scope.get(SCOPE_KEY)
-        try:
-            if guard is None:  # auth is off: these routes do not exist, as in plain MLflow
-                raise MlflowError(
+        if guard is None:  # auth is off: these routes do not exist, as in plain MLflow
+            return error_response(
+                MlflowError(
                     f"No API endpoint matches {request.method} {request.url.path} "
                     "(authentication is off on this server)",
                     "ENDPOINT_NOT_FOUND",
                 )
-            msg = await read_message(request)
-            ctx: Ctx = request.app.state.ctx
-
-            def run() -> bytes:
-                bound = guard.wrap(lambda c, m: handler(c, m, guard.principal))
-                return msgspec.json.encode(bound(ctx, msg))
-
-            body = await anyio.to_thread.run_sync(run)
-        except MlflowError as exc:
-            return error_response(exc)
-        except Exception as exc:  # noqa: BLE001 - answered like every other route's
-            return internal_error_response(request, exc)
-        return Response(body, media_type="application/json")
+            )
+        principal = guard.principal
+        return await rpc.answer(request, guard.wrap(lambda c, m: handler(c, m, principal)))
 
     call.__name__ = handler.__name__
     return call

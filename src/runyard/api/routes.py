@@ -3,22 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
 
-import anyio.to_thread
-import msgspec
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from runyard import MLFLOW_COMPAT_VERSION
-from runyard.api import artifacts, auth, logged_models, ops, tracking
-from runyard.api.errors import error_response, internal_error_response
-from runyard.api.request import Message, read_message
-from runyard.errors import MlflowError
-from runyard.services.context import Ctx
+from runyard.api import artifacts, auth, logged_models, ops, rpc, tracking
 
-Handler = Callable[[Ctx, Message], dict[str, Any]]
+Handler = rpc.Handler
 
 GET, POST = ["GET"], ["POST"]
 
@@ -57,24 +50,11 @@ AJAX_ONLY: list[tuple[str, list[str], Handler]] = [
 
 
 def endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
-    """Wrap a handler: decode on the loop, run handler and encoding in a worker thread.
-
-    Errors are turned into responses here rather than by Starlette's server-error middleware,
-    which re-raises after answering and so makes uvicorn drop the keep-alive connection.
-    """
+    """An RPC route for ``handler``, with the request's auth rule around it when auth is on."""
 
     async def call(request: Request) -> Response:
-        try:
-            msg = await read_message(request)
-            ctx: Ctx = request.app.state.ctx
-            guard: auth.Guard | None = request.scope.get(auth.SCOPE_KEY)  # None: auth is off
-            run = handler if guard is None else guard.wrap(handler)
-            body = await anyio.to_thread.run_sync(lambda: msgspec.json.encode(run(ctx, msg)))
-        except MlflowError as exc:
-            return error_response(exc)
-        except Exception as exc:  # noqa: BLE001 - the one place unexpected errors are answered
-            return internal_error_response(request, exc)
-        return Response(body, media_type="application/json")
+        guard: auth.Guard | None = request.scope.get(auth.SCOPE_KEY)  # None: auth is off
+        return await rpc.answer(request, handler if guard is None else guard.wrap(handler))
 
     call.__name__ = handler.__name__
     return call
