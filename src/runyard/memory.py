@@ -11,39 +11,23 @@ no-ops.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
-import logging
-from collections.abc import Callable
 
-log = logging.getLogger("runyard.memory")
+from runyard import libc
 
 _M_ARENA_MAX = -8  # from glibc's malloc.h
 ARENAS = 2  # enough for the event loop plus the thread pool without contention showing
 
-
-def _glibc() -> ctypes.CDLL | None:
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        libc.mallopt  # noqa: B018 - present in glibc (and a few others): probe for it
-        libc.malloc_trim  # noqa: B018
-    except (OSError, AttributeError):
-        return None
-    return libc
-
-
-_LIBC = _glibc()
+_mallopt = libc.function("mallopt", [ctypes.c_int, ctypes.c_int])
+_malloc_trim = libc.function("malloc_trim", [ctypes.c_size_t])
 
 
 def limit_arenas(arenas: int = ARENAS) -> None:
     """Call before threads start (the server does, before it forks its workers)."""
-    if _LIBC is not None and _LIBC.mallopt(_M_ARENA_MAX, arenas) != 1:
-        log.debug("mallopt(M_ARENA_MAX) was refused")
+    if _mallopt is not None:
+        _mallopt(_M_ARENA_MAX, arenas)
 
 
-def _trim() -> None:
-    if _LIBC is not None:
-        _LIBC.malloc_trim(0)
-
-
-give_back: Callable[[], None] = _trim
-"""Return the free pages of every arena to the system (cheap when there is little to do)."""
+def give_back() -> None:
+    """Return the free pages of every arena to the system (cheap when there is little to do)."""
+    if _malloc_trim is not None:
+        _malloc_trim(0)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import builtins
 import ctypes
-import ctypes.util
 import hashlib
 import os
 import shutil
@@ -21,6 +20,7 @@ from typing import Any, TypeVar
 
 from anyio import CancelScope, to_thread
 
+from runyard import libc
 from runyard.artifacts import layout
 from runyard.artifacts.base import (
     CHUNK_SIZE,
@@ -309,28 +309,17 @@ def _write_and_flush_early(fd: int, data: bytes) -> None:
     _start_writeback(fd)
 
 
-def _find_start_writeback() -> Callable[[int], None]:
-    """``sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE)`` where libc has it (Linux).
-
-    It queues the file's dirty pages for writing and returns; pages already on their way
-    are skipped. Elsewhere it is a no-op and fsync alone does the work.
-    """
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        sync_file_range = libc.sync_file_range
-    except (OSError, AttributeError):
-        return lambda fd: None
-    sync_file_range.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
-    sync_file_range.restype = ctypes.c_int
-    write = 2  # SYNC_FILE_RANGE_WRITE
-
-    def start(fd: int) -> None:
-        sync_file_range(fd, 0, 0, write)  # advisory: a failure here is fsync's to report
-
-    return start
+# sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE) queues the file's dirty pages for writing
+# and returns; pages already on their way are skipped. Without it (not Linux) fsync does it all.
+_sync_file_range = libc.function(
+    "sync_file_range", [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
+)
+_SYNC_FILE_RANGE_WRITE = 2
 
 
-_start_writeback = _find_start_writeback()
+def _start_writeback(fd: int) -> None:
+    if _sync_file_range is not None:  # advisory: a failure here is fsync's to report
+        _sync_file_range(fd, 0, 0, _SYNC_FILE_RANGE_WRITE)
 
 
 def _is_dir_fd(fd: int) -> bool:
