@@ -124,14 +124,21 @@ def _parse_ids(raw: Sequence[str]) -> list[int]:
     return list(dict.fromkeys(validation.parse_experiment_id(i) for i in raw))
 
 
-def _too_young(time: int | None, cutoff: int | None, older_than: str | None) -> str | None:
+def _not_purgeable(
+    stage: str | None, deleted: int | None, kind: str, cutoff: int | None, older_than: str | None
+) -> str | None:
+    """Why a named run or experiment (``stage`` None: not found) may not be purged, or None."""
+    if stage is None:
+        return "does not exist"
+    if stage != DELETED:
+        return f"is not deleted (it is {stage}); only deleted {kind} can be purged"
     if cutoff is None:
         return None
-    if time is None:
+    if deleted is None:
         return (
             "has no deletion time recorded, so its age is unknown (purge it without --older-than)"
         )
-    if time > cutoff:
+    if deleted > cutoff:
         return f"was deleted less than {older_than} ago"
     return None
 
@@ -148,14 +155,8 @@ def _chosen_experiments(
     }
     for eid in ids:
         exp = found.get(eid)
-        if exp is None:
-            problems.append(f"Experiment {eid} does not exist.")
-        elif exp.lifecycle_stage != DELETED:
-            problems.append(
-                f"Experiment {eid} is not deleted (it is {exp.lifecycle_stage}); "
-                "only deleted experiments can be purged."
-            )
-        elif why := _too_young(exp.last_update_time, cutoff, older_than):
+        stage, deleted = (exp.lifecycle_stage, exp.last_update_time) if exp else (None, None)
+        if why := _not_purgeable(stage, deleted, "experiments", cutoff, older_than):
             problems.append(f"Experiment {eid} {why}.")
     return [found[eid] for eid in ids if eid in found]
 
@@ -173,15 +174,9 @@ def _chosen_runs(
     found = {r.run_id: r for r in purge.runs_by_id(conn, storable)}
     for run_id in unique:
         run = found.get(run_id)
-        if run is None:
-            problems.append(f"Run {run_id!r} does not exist.")
-        elif run.lifecycle_stage != DELETED:
-            problems.append(
-                f"Run {run_id} is not deleted (it is {run.lifecycle_stage}); "
-                "only deleted runs can be purged."
-            )
-        elif why := _too_young(run.deleted_time, cutoff, older_than):
-            problems.append(f"Run {run_id} {why}.")
+        stage, deleted = (run.lifecycle_stage, run.deleted_time) if run else (None, None)
+        if why := _not_purgeable(stage, deleted, "runs", cutoff, older_than):
+            problems.append(f"Run {run_id!r} {why}." if run is None else f"Run {run_id} {why}.")
     return [found[run_id] for run_id in unique if run_id in found]
 
 
