@@ -134,3 +134,23 @@ def mlflow_server(backend_uri: str, workdir: Path) -> ServerProcess:
 
     env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
     return ServerProcess(command, workdir, env=env, timeout=90)
+
+
+def server_once(db: Path, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """`runyard server` on the SQLite file ``db``, for a start that is expected to fail."""
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "runyard",
+            "server",
+            "--backend-store-uri",
+            f"sqlite:///{db}",
+            "--port",
+            str(free_port()),
+        ],  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=cwd,
+    )

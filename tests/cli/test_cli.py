@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from runyard.cli import main
 from runyard.store.migrate import HEAD
-from tests.servers import free_port
+from tests.servers import free_port, server_once
 
 
 def test_db_upgrade_then_current(tmp_path: Path) -> None:
@@ -31,22 +31,7 @@ def test_server_refuses_unknown_schema_and_says_what_to_run(tmp_path: Path) -> N
         conn.execute("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)")
         conn.execute("INSERT INTO alembic_version VALUES ('0123456789ab')")
         conn.execute("CREATE TABLE experiments (experiment_id INTEGER PRIMARY KEY)")
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "runyard",
-            "server",
-            "--backend-store-uri",
-            f"sqlite:///{db}",
-            "--port",
-            str(free_port()),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=tmp_path,
-    )
+    proc = server_once(db, tmp_path)
     assert proc.returncode == 1
     assert "unknown schema revision 0123456789ab" in proc.stderr
     assert "db upgrade" in proc.stderr

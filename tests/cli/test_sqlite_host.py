@@ -3,38 +3,17 @@
 from __future__ import annotations
 
 import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import httpx
 
-from tests.servers import free_port, runyard_server
-
-
-def _server_once(db: Path, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "runyard",
-            "server",
-            "--backend-store-uri",
-            f"sqlite:///{db}",
-            "--port",
-            str(free_port()),
-        ],  # fmt: skip
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=cwd,
-    )
+from tests.servers import runyard_server, server_once
 
 
 def test_server_refuses_a_database_another_host_serves(tmp_path: Path) -> None:
     db = tmp_path / "runyard.db"
     (tmp_path / "runyard.db.host").write_text("some-other-machine\n")
-    proc = _server_once(db, tmp_path)
+    proc = server_once(db, tmp_path)
     assert proc.returncode != 0
     assert "'some-other-machine' serves it" in proc.stderr
     assert f"this is host {socket.gethostname()!r}" in proc.stderr
