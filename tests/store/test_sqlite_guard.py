@@ -59,7 +59,11 @@ def test_deleting_the_file_lets_the_moved_database_start(tmp_path: Path, host: l
 def test_host_names_compare_without_case(tmp_path: Path, host: list[str]) -> None:
     claim(f"sqlite:///{tmp_path / 'x.db'}")
     host[0] = "ALPHA"
-    claim(f"sqlite:///{tmp_path / 'x.db'}")
+    claim(f"sqlite:///{tmp_path / 'x.db'}")  # the same host: accepted, not refused
+    assert host_file(tmp_path / "x.db").read_text() == "alpha\n"  # and not re-recorded
+    host[0] = "ALPHA-2"
+    with pytest.raises(SqliteServedElsewhere):
+        claim(f"sqlite:///{tmp_path / 'x.db'}")
 
 
 def test_an_empty_file_claims_nothing(tmp_path: Path, host: list[str]) -> None:
