@@ -15,10 +15,12 @@ from starlette.exceptions import HTTPException
 
 from runyard import memory
 from runyard.api import middleware
+from runyard.api.auth import Gate
 from runyard.api.errors import handle_http_error, handle_mlflow_error, handle_unexpected
 from runyard.api.routes import routes
 from runyard.artifacts.base import ArtifactStore
 from runyard.artifacts.registry import open_store as open_artifacts
+from runyard.domain.permissions import Permission
 from runyard.errors import MlflowError
 from runyard.services import bootstrap, upkeep
 from runyard.services.context import Ctx
@@ -34,6 +36,10 @@ def create_app(settings: Settings) -> Starlette:
             await store.start()
         ctx = dataclasses.replace(open_context(settings), artifacts=store)
         app.state.ctx = ctx
+        app.state.gate = None
+        if settings.auth:  # off: no request pays for it
+            default = Permission[settings.auth_default_permission]
+            app.state.gate = await anyio.to_thread.run_sync(Gate.start, ctx, default)
         upkeep_task = asyncio.create_task(_upkeep(ctx))
         try:
             yield
@@ -44,7 +50,7 @@ def create_app(settings: Settings) -> Starlette:
             ctx.db.dispose()
 
     return Starlette(
-        routes=routes(),
+        routes=routes(settings.auth),
         middleware=middleware.stack(settings),
         lifespan=lifespan,
         exception_handlers={

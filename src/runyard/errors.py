@@ -6,6 +6,7 @@ Every user-facing failure is a :class:`MlflowError`; the API layer renders it as
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 # error_code -> HTTP status, as mlflow.exceptions.ERROR_CODE_TO_HTTP_STATUS (a contract test
@@ -55,6 +56,7 @@ class MlflowError(Exception):
     """A failure the client should see, tagged with an MLflow error code."""
 
     error_code = "INTERNAL_ERROR"
+    headers: Mapping[str, str] = {}  # extra response headers (WWW-Authenticate, Content-Range)
 
     def __init__(self, message: str, error_code: str | None = None) -> None:
         super().__init__(message)

@@ -1,110 +1,164 @@
-"""Every route has a rule, the rule index finds the route Starlette's router finds, and with
-auth off nothing of auth is installed."""
+"""The route table: every route of the app is a row with a rule, rules are what MLflow's auth
+would require, and a row cannot be built without its rule and one handler."""
 
 from __future__ import annotations
 
-import pytest
-from starlette.routing import Match, Route
+from typing import Any
 
-from runyard.api import auth, middleware
+import pytest
+from starlette.routing import Route
+
+from runyard.api import middleware, resources, routes
+from runyard.api.resources import Access
+from runyard.api.routes import Endpoint, Rule
 from runyard.app import create_app
-from runyard.domain.permissions import Permission, Source, experiment_of_artifact_path
+from runyard.domain import artifact_paths
+from runyard.domain.permissions import Permission
+from runyard.errors import InvalidParameterValue
 from runyard.settings import Settings
 
 
-def _routes() -> list[Route]:
-    routes = create_app(Settings(auth=True)).routes
-    assert all(isinstance(r, Route) for r in routes), (
-        "a non-Route needs rules too: extend RuleIndex"
-    )
-    return [r for r in routes if isinstance(r, Route)]
+def _app_routes(auth: bool) -> list[Route]:
+    app_routes = create_app(Settings(auth=auth)).routes
+    assert all(isinstance(r, Route) for r in app_routes)
+    return [r for r in app_routes if isinstance(r, Route)]
 
 
-def test_every_route_in_the_app_has_a_rule() -> None:
-    missing = [
-        f"{method} {route.path}"
-        for route in _routes()
-        for method in sorted(route.methods or ())
-        if auth.rule_for(method, route.path) is None
-    ]
-    assert missing == []
-
-
-def test_every_rule_belongs_to_a_route() -> None:
-    served = {
-        (
-            m,
-            "/api/" + r.path.removeprefix("/ajax-api/")
-            if r.path.startswith("/ajax-api/")
-            else r.path,
-        )
-        for r in _routes()
-        for m in r.methods or ()
+def _served(auth: bool) -> set[tuple[str, str]]:
+    return {
+        (method, route.path)
+        for route in _app_routes(auth)
+        for method in route.methods or ()
+        if method != "HEAD"  # Starlette adds HEAD to every GET route
     }
-    assert sorted(set(auth.RULES) - served) == []
+
+
+@pytest.mark.parametrize("auth", [False, True])
+def test_every_route_in_the_app_is_a_row_of_the_table(auth: bool) -> None:
+    rows = {(row.method, path) for row in routes.endpoints(auth) for path in row.paths}
+    assert _served(auth) == rows
+    assert len(rows) == sum(len(row.paths) for row in routes.endpoints(auth))  # no duplicates
+
+
+def test_api_and_ajax_api_serve_the_same_rows() -> None:
+    served = _served(True)
+    api = {(m, p.removeprefix("/api")) for m, p in served if p.startswith("/api/")}
+    ajax = {(m, p.removeprefix("/ajax-api")) for m, p in served if p.startswith("/ajax-api/")}
+    ajax_only = {("GET", "/2.0/mlflow/metrics/get-history-bulk")}
+    ajax_only.add(("GET", "/2.0/mlflow/logged-models/{model_id}/artifacts/files"))
+    assert ajax - api == ajax_only
+    assert api - ajax == set()
+
+
+def test_a_row_needs_a_rule_and_exactly_one_handler() -> None:
+    rule = Rule(Permission.READ, resources.PUBLIC)
+
+    def handler(*args: Any) -> Any:
+        return {}
+
+    with pytest.raises(TypeError):
+        Endpoint("GET", "/x", rule)  # no handler
+    with pytest.raises(TypeError):
+        Endpoint("GET", "/x", rule, rpc=handler, stream=handler)
+    with pytest.raises(TypeError):
+        Endpoint("GET", "/x", rpc=handler)  # type: ignore[call-arg]  # no rule
 
 
 def test_public_routes_are_only_the_ones_mlflow_leaves_open() -> None:
-    public = sorted(path for (_, path), rule in auth.RULES.items() if rule.source is Source.PUBLIC)
-    assert public == ["/api/3.0/mlflow/server-info", "/health", "/ready", "/version"]
+    public = sorted(
+        path
+        for row in routes.endpoints(True)
+        if row.rule.on.access is Access.PUBLIC
+        for path in row.paths
+    )
+    assert public == [
+        "/ajax-api/3.0/mlflow/server-info",
+        "/api/3.0/mlflow/server-info",
+        "/health",
+        "/ready",
+        "/version",
+    ]
 
 
 def test_writes_need_more_than_read() -> None:
-    for (method, path), rule in auth.RULES.items():
-        if method in ("PUT", "PATCH", "DELETE") and "/permissions/" not in path:
-            assert rule.needs >= Permission.EDIT, (method, path)
-        if path.endswith(("/delete", "/restore")) or (
-            method == "DELETE" and "{tag_key}" not in path
+    for row in routes.endpoints(True):
+        if "/permissions/" in row.path or row.rule.on.access is not Access.TARGET:
+            continue
+        if (
+            row.method in ("PUT", "PATCH", "DELETE")
+            or row.method == "POST"
+            and ("search" not in row.path)
         ):
-            assert rule.needs is Permission.MANAGE, (method, path)
+            assert row.rule.needs >= Permission.EDIT, (row.method, row.path)
+        if row.path.endswith(("/delete", "/restore")) or (
+            row.method == "DELETE" and "{tag_key}" not in row.path
+        ):
+            assert row.rule.needs is Permission.MANAGE, (row.method, row.path)
 
 
-def _router_route(routes: list[Route], method: str, path: str) -> Route | None:
-    scope = {"type": "http", "method": method, "path": path, "root_path": ""}
-    for route in routes:
-        match, _ = route.matches(scope)
-        if match is Match.FULL:
-            return route
-    return None
+def test_every_targeted_rule_names_its_resource_kind() -> None:
+    kinds = {type(row.rule.on).__name__ for row in routes.endpoints(True)}
+    assert kinds == {
+        "NoResource",
+        "Experiment",
+        "Experiments",
+        "ExperimentName",
+        "Run",
+        "Runs",
+        "Model",
+        "Artifact",
+        "MultipartFile",
+    }
 
 
-@pytest.mark.parametrize(
-    ("method", "path"),
-    [
-        ("GET", "/health"),
-        ("POST", "/api/2.0/mlflow/runs/log-batch"),
-        ("GET", "/ajax-api/2.0/mlflow/metrics/get-history-bulk"),
-        ("POST", "/api/2.0/mlflow/logged-models/search"),
-        ("GET", "/api/2.0/mlflow/logged-models/search"),  # the {model_id} route, as in Starlette
-        ("DELETE", "/api/2.0/mlflow/logged-models/m-1/tags/a/b"),
-        ("GET", "/api/2.0/mlflow/logged-models/m-1/artifacts/directories"),
-        ("PUT", "/api/2.0/mlflow-artifacts/artifacts/3/run/artifacts/x.txt"),
-        ("GET", "/api/2.0/mlflow-artifacts/artifacts"),
-        ("PUT", "/ajax-api/2.0/mlflow-artifacts/mpu/part/abc/2"),
-        ("GET", "/get-artifact"),
-        ("GET", "/api/2.0/mlflow/nothing-here"),
-        ("POST", "/api/2.0/mlflow/experiments/get"),  # path known, method not: 405 from the app
-    ],
-)
-def test_rule_index_agrees_with_the_router(method: str, path: str) -> None:
-    routes = _routes()
-    matched, rule = auth.RuleIndex(routes).lookup(method, path)
-    route = _router_route(routes, method, path)
-    assert matched is (route is not None)
-    assert rule == (None if route is None else auth.rule_for(method, route.path))
+def test_auth_endpoints_exist_only_with_auth() -> None:
+    assert not any("/permissions/" in p or "/users/" in p for _, p in _served(False))
+    assert any("/users/current" in p for _, p in _served(True))
+    names = [getattr(m.cls, "__name__", "") for m in middleware.stack(Settings(auth=True))]
+    assert "AuthMiddleware" not in names  # authorisation is the route's, not a second table
 
 
 def test_artifact_paths_name_their_experiment() -> None:
-    assert experiment_of_artifact_path("12/abc/artifacts/model.pkl") == 12
-    assert experiment_of_artifact_path("12") == 12
-    assert experiment_of_artifact_path("") is None
-    assert experiment_of_artifact_path("team/12/x") is None
-    assert experiment_of_artifact_path("99999999999/x") is None  # beyond an experiment id
+    assert artifact_paths.experiment_of("12/abc/artifacts/model.pkl") == 12
+    assert artifact_paths.experiment_of("12") == 12
+    assert artifact_paths.experiment_of("") is None
+    assert artifact_paths.experiment_of("team/12/x") is None
+    assert artifact_paths.experiment_of("99999999999/x") is None  # beyond an experiment id
 
 
-def test_auth_off_installs_nothing() -> None:
-    def names(settings: Settings) -> list[str]:
-        return [getattr(m.cls, "__name__", "") for m in middleware.stack(settings)]
+@pytest.mark.parametrize(
+    ("path", "file"),
+    [
+        ("", False),
+        ("3", False),
+        ("3/models", False),
+        ("3/traces", False),
+        ("team", False),
+        ("3/models/", False),
+        ("3//", False),
+        ("3/x.txt", True),  # a file straight into an experiment's directory
+        ("3/models/m-abc", True),
+        ("x.txt", True),
+    ],
+)
+def test_writes_and_deletes_outside_one_run_or_model_are_refused(path: str, file: bool) -> None:
+    with pytest.raises(InvalidParameterValue, match="inside one run"):
+        artifact_paths.check_within_owner(artifact_paths.clean(path), file=file)
 
-    assert "AuthMiddleware" not in names(Settings(auth=False))
-    assert "AuthMiddleware" in names(Settings(auth=True))
+
+@pytest.mark.parametrize(
+    ("path", "file"),
+    [
+        ("3/0123456789abcdef0123456789abcdef", False),
+        ("3/0123456789abcdef0123456789abcdef/artifacts/model/MLmodel", True),
+        ("3/0123456789abcdef0123456789abcdef/f.txt", True),
+        ("3/models/m-abc", False),
+        ("3/models/m-abc/artifacts/x", True),
+        ("3/traces/tr-1/artifacts/traces.json", True),
+        ("team/project", False),
+        ("team/project/run/artifacts/x", True),
+        ("team/x.txt", True),  # outside the experiments' directories the layout is unknown
+    ],
+)
+def test_paths_inside_one_run_or_model_may_be_written(path: str, file: bool) -> None:
+    artifact_paths.check_within_owner(path, file=file)

@@ -77,7 +77,8 @@ def test_server_works_without_write_execute_memory(
                 f"{api}/metrics/get-history", params={"run_id": run_id, "metric_key": "loss"}
             )
             assert history.json()["metrics"][0]["value"] == 0.5
-            artifact = f"{server.url}/api/2.0/mlflow-artifacts/artifacts/{experiment_id}/x.bin"
+            proxy = f"{server.url}/api/2.0/mlflow-artifacts/artifacts"
+            artifact = f"{proxy}/{experiment_id}/{run_id}/artifacts/x.bin"
             body = bytes(range(256)) * 4096
             assert http.put(artifact, content=body).status_code == 200
             assert http.get(artifact).content == body

@@ -17,19 +17,17 @@ from typing import Any
 
 import anyio
 from anyio.lowlevel import checkpoint
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
-from starlette.routing import BaseRoute, Route
 
-from runyard.api import auth
-from runyard.api.errors import error_response, internal_error_response
-from runyard.api.request import read_message
+from runyard.api.request import Message
+from runyard.api.resources import ArtifactPath
 from runyard.artifacts.base import FileInfo, Part
-from runyard.errors import InvalidParameterValue, MlflowError
+from runyard.errors import InvalidParameterValue
 from runyard.services import artifacts as service
 from runyard.services.context import Ctx
 
-Handler = Callable[[Request], Awaitable[Response]]
+Handler = Callable[[Request, Message, str], Awaitable[Response]]
 
 # MLflow serves these as text/plain so that browsers show rather than run them.
 _TEXT_EXTENSIONS = frozenset(
@@ -80,30 +78,6 @@ def content_disposition(filename: str) -> str:
     fallback = filename.encode("ascii", "ignore").decode().replace('"', "") or "download"
     quoted = urllib.parse.quote(filename, safe="")
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quoted}"
-
-
-def _guarded(fn: Handler) -> Handler:
-    """Errors become MLflow's error JSON here, as in every other route."""
-
-    async def call(request: Request) -> Response:
-        try:
-            guard: auth.Guard | None = request.scope.get(auth.SCOPE_KEY)  # None: auth is off
-            if guard is not None:
-                await guard.check_request(request)
-            return await fn(request)
-        except service.RangeNotSatisfiable as exc:
-            response = error_response(exc)
-            response.headers["Content-Range"] = f"bytes */{exc.size}"
-            return response
-        except MlflowError as exc:
-            return error_response(exc)
-        except ClientDisconnect:  # hung up mid-body: no server error, and no one to answer
-            return Response(status_code=400)
-        except Exception as exc:  # noqa: BLE001 - the one place unexpected errors are answered
-            return internal_error_response(request, exc)
-
-    call.__name__ = fn.__name__
-    return call
 
 
 def _ctx(request: Request) -> Ctx:
@@ -160,9 +134,9 @@ async def read_ahead(body: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
         task.cancel()
 
 
-async def upload(request: Request) -> Response:
+async def upload(request: Request, msg: Message, where: ArtifactPath) -> Response:
     body = read_ahead(request.stream())
-    await service.upload(_ctx(request), request.path_params["path"], body)
+    await service.upload(_ctx(request), where.raw, body)
     return Response(status_code=200)
 
 
@@ -216,8 +190,8 @@ def _stream(download: service.Download, name: str, partial: bool) -> Response:
     )
 
 
-async def download(request: Request) -> Response:
-    path = request.path_params["path"]
+async def download(request: Request, msg: Message, where: ArtifactPath) -> Response:
+    path = where.raw
     byte_range = _byte_range(request.headers.get("range"))
     found = await service.download(_ctx(request), path, byte_range)
     return _stream(found, path, byte_range is not None)
@@ -230,21 +204,20 @@ def _file_json(info: FileInfo, path: str) -> dict[str, Any]:
     return out
 
 
-async def list_dir(request: Request) -> Response:
-    files = await service.list_dir(_ctx(request), request.query_params.get("path", ""))
+async def list_dir(request: Request, msg: Message, where: ArtifactPath) -> Response:
+    files = await service.list_dir(_ctx(request), where.raw)
     if not files:
         return _json({})
     return _json({"files": [_file_json(f, posixpath.basename(f.path)) for f in files]})
 
 
-async def delete(request: Request) -> Response:
-    await service.delete(_ctx(request), request.path_params.get("path", ""))
+async def delete(request: Request, msg: Message, where: ArtifactPath) -> Response:
+    await service.delete(_ctx(request), where.raw)
     return _json({})
 
 
-async def mpu_create(request: Request) -> Response:
-    msg = await read_message(request)
-    target = service.multipart_target(request.path_params.get("path", ""), msg.req_text("path"))
+async def mpu_create(request: Request, msg: Message, where: ArtifactPath) -> Response:
+    target = where.raw
     num_parts = msg.integer("num_parts") or 1
     if not 1 <= num_parts <= _MAX_PARTS:
         raise InvalidParameterValue(f"num_parts must be between 1 and {_MAX_PARTS}.")
@@ -261,60 +234,42 @@ async def mpu_create(request: Request) -> Response:
     return _json({"upload_id": upload_id, "credentials": credentials})
 
 
-async def mpu_part(request: Request) -> Response:
+async def mpu_part(request: Request, msg: Message, where: ArtifactPath) -> Response:
     number = request.path_params["number"]
-    raw_path = request.query_params.get("path", "")
     body = read_ahead(request.stream())
     part = await service.put_part(
-        _ctx(request), raw_path, request.path_params["upload_id"], number, body
+        _ctx(request), where.raw, request.path_params["upload_id"], number, body
     )
     return Response(status_code=200, headers={"ETag": part.etag})
 
 
-async def mpu_complete(request: Request) -> Response:
-    msg = await read_message(request)
-    target = service.multipart_target(request.path_params.get("path", ""), msg.req_text("path"))
+async def mpu_complete(request: Request, msg: Message, where: ArtifactPath) -> Response:
     parts = [
         Part(p.integer("part_number") or 0, p.text("etag") or "") for p in msg.messages("parts")
     ]
-    await service.complete_multipart(_ctx(request), target, msg.req_text("upload_id"), parts)
+    await service.complete_multipart(_ctx(request), where.raw, msg.req_text("upload_id"), parts)
     return _json({})
 
 
-async def mpu_abort(request: Request) -> Response:
-    msg = await read_message(request)
-    target = service.multipart_target(request.path_params.get("path", ""), msg.req_text("path"))
-    await service.abort_multipart(_ctx(request), target, msg.req_text("upload_id"))
+async def mpu_abort(request: Request, msg: Message, where: ArtifactPath) -> Response:
+    await service.abort_multipart(_ctx(request), where.raw, msg.req_text("upload_id"))
     return _json({})
 
 
 # --- a run's or a logged model's artifacts ---------------------------------------------------
 
 
-async def _run_root(request: Request) -> service.ArtifactRoot:
-    msg = await read_message(request)
-    run_id = msg.text("run_id") or msg.text("run_uuid")
-    if not run_id:
-        raise InvalidParameterValue("Missing value for required parameter 'run_id'.")
-    ctx = _ctx(request)
-    return await anyio.to_thread.run_sync(service.run_root, ctx, run_id)
-
-
-async def _model_root(request: Request) -> service.ArtifactRoot:
-    model_id = request.path_params["model_id"]
-    return await anyio.to_thread.run_sync(service.model_root, _ctx(request), model_id)
-
-
-Resolver = Callable[[Request], Awaitable[service.ArtifactRoot]]
+Resolver = Callable[[Ctx, str], service.ArtifactRoot]
 
 
 def _lister(resolve: Resolver, path_arg: str) -> Handler:
-    """A listing of a run's or a model's artifacts: paths relative to its root."""
+    """A listing of a run's or a model's artifacts (the run or model the route's resource
+    names): paths relative to its root."""
 
-    async def list_artifacts(request: Request) -> Response:
-        root = await resolve(request)
-        path = request.query_params.get(path_arg, "")
-        files = await service.list_under(_ctx(request), root, path)
+    async def list_artifacts(request: Request, msg: Message, owner: str) -> Response:
+        ctx = _ctx(request)
+        root = await anyio.to_thread.run_sync(resolve, ctx, owner)
+        files = await service.list_under(ctx, root, msg.text(path_arg) or "")
         body: dict[str, Any] = {"root_uri": root.root_uri}
         if files:
             body["files"] = [_file_json(f, f.path) for f in files]
@@ -326,22 +281,23 @@ def _lister(resolve: Resolver, path_arg: str) -> Handler:
 def _getter(resolve: Resolver, path_arg: str) -> Handler:
     """A download of one of a run's or a model's artifacts."""
 
-    async def get_artifact(request: Request) -> Response:
-        root = await resolve(request)
-        path = request.query_params.get(path_arg, "")
-        found = await service.download_under(_ctx(request), root, path)
+    async def get_artifact(request: Request, msg: Message, owner: str) -> Response:
+        ctx = _ctx(request)
+        root = await anyio.to_thread.run_sync(resolve, ctx, owner)
+        path = msg.text(path_arg) or ""
+        found = await service.download_under(ctx, root, path)
         return _stream(found, path, partial=False)
 
     return get_artifact
 
 
-list_run_artifacts = _lister(_run_root, "path")
-get_run_artifact = _getter(_run_root, "path")
-list_model_artifacts = _lister(_model_root, "artifact_directory_path")
-get_model_artifact = _getter(_model_root, "artifact_file_path")
+list_run_artifacts = _lister(service.run_root, "path")
+get_run_artifact = _getter(service.run_root, "path")
+list_model_artifacts = _lister(service.model_root, "artifact_directory_path")
+get_model_artifact = _getter(service.model_root, "artifact_file_path")
 
 
-async def server_info(request: Request) -> Response:
+async def server_info(request: Request, msg: Message, _: None) -> Response:
     serving = _ctx(request).artifacts is not None
     return _json(
         {
@@ -354,43 +310,3 @@ async def server_info(request: Request) -> Response:
             "artifacts_presigned_only": False,
         }
     )
-
-
-def routes() -> list[BaseRoute]:
-    table: list[BaseRoute] = []
-    for prefix in ("/api/2.0/mlflow-artifacts", "/ajax-api/2.0/mlflow-artifacts"):
-        table += [
-            Route(f"{prefix}/artifacts", _guarded(list_dir), methods=["GET"]),
-            Route(f"{prefix}/artifacts/{{path:path}}", _guarded(download), methods=["GET"]),
-            Route(f"{prefix}/artifacts/{{path:path}}", _guarded(upload), methods=["PUT"]),
-            Route(f"{prefix}/artifacts/{{path:path}}", _guarded(delete), methods=["DELETE"]),
-            Route(f"{prefix}/artifacts", _guarded(delete), methods=["DELETE"]),
-            Route(f"{prefix}/mpu/create/{{path:path}}", _guarded(mpu_create), methods=["POST"]),
-            Route(f"{prefix}/mpu/create", _guarded(mpu_create), methods=["POST"]),
-            Route(f"{prefix}/mpu/complete/{{path:path}}", _guarded(mpu_complete), methods=["POST"]),
-            Route(f"{prefix}/mpu/complete", _guarded(mpu_complete), methods=["POST"]),
-            Route(f"{prefix}/mpu/abort/{{path:path}}", _guarded(mpu_abort), methods=["POST"]),
-            Route(f"{prefix}/mpu/abort", _guarded(mpu_abort), methods=["POST"]),
-            Route(
-                f"{prefix}/mpu/part/{{upload_id}}/{{number:int}}",
-                _guarded(mpu_part),
-                methods=["PUT"],
-            ),
-        ]
-    for prefix in ("/api/2.0/mlflow", "/ajax-api/2.0/mlflow"):
-        models = f"{prefix}/logged-models/{{model_id}}/artifacts"
-        table += [
-            Route(f"{prefix}/artifacts/list", _guarded(list_run_artifacts), methods=["GET"]),
-            Route(f"{models}/directories", _guarded(list_model_artifacts), methods=["GET"]),
-        ]
-    table.append(
-        Route(
-            "/ajax-api/2.0/mlflow/logged-models/{model_id}/artifacts/files",
-            _guarded(get_model_artifact),
-            methods=["GET"],
-        )
-    )
-    table.append(Route("/get-artifact", _guarded(get_run_artifact), methods=["GET"]))
-    for prefix in ("/api/3.0/mlflow", "/ajax-api/3.0/mlflow"):
-        table.append(Route(f"{prefix}/server-info", _guarded(server_info), methods=["GET"]))
-    return table

@@ -18,7 +18,10 @@ log = logging.getLogger("runyard.api")
 
 def error_response(exc: MlflowError) -> Response:
     return Response(
-        msgspec.json.encode(exc.to_json()), status_code=exc.status, media_type="application/json"
+        msgspec.json.encode(exc.to_json()),
+        status_code=exc.status,
+        headers=dict(exc.headers) or None,
+        media_type="application/json",
     )
 
 

@@ -1,13 +1,13 @@
 """MLflow 3 LoggedModel handlers and their routes (under /api/2.0/mlflow and /ajax-api/...).
 
 Like MLflow, finalize and log-params require ``model_id`` in the body as well as in the path;
-finalize acts on the body's, log-params on the path's. Params and tags are taken as sent
-(MLflow checks neither keys nor values of a LoggedModel's params and tags).
+finalize acts on the body's, log-params on the path's (``api/resources.Model``), and the route
+table hands each handler the id its permission was checked on. Params and
+tags are taken as sent (MLflow checks neither keys nor values of a LoggedModel's params and tags).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from runyard.api import render
@@ -18,7 +18,6 @@ from runyard.services import logged_models
 from runyard.services.context import Ctx
 
 Json = dict[str, Any]
-Handler = Callable[[Ctx, Message], Json]
 
 
 def _params(msg: Message) -> list[Param]:
@@ -29,10 +28,10 @@ def _tags(msg: Message) -> list[Tag]:
     return [Tag(t.text("key") or "", t.text("value") or "") for t in msg.messages("tags")]
 
 
-def create_logged_model(ctx: Ctx, msg: Message) -> Json:
+def create_logged_model(ctx: Ctx, msg: Message, experiment_id: str) -> Json:
     model = logged_models.create(
         ctx,
-        experiment_id=msg.req_text("experiment_id"),
+        experiment_id=experiment_id,
         name=msg.text("name") or None,
         model_type=msg.text("model_type") or "",
         source_run_id=msg.text("source_run_id") or "",
@@ -42,14 +41,13 @@ def create_logged_model(ctx: Ctx, msg: Message) -> Json:
     return {"model": render.logged_model(model)}
 
 
-def get_logged_model(ctx: Ctx, msg: Message) -> Json:
+def get_logged_model(ctx: Ctx, msg: Message, model_id: str) -> Json:
     allow_deleted = (msg.text("allow_deleted") or "").lower() == "true"
-    model = logged_models.get(ctx, msg.path("model_id"), allow_deleted)
+    model = logged_models.get(ctx, model_id, allow_deleted)
     return {"model": render.logged_model(model)}
 
 
-def finalize_logged_model(ctx: Ctx, msg: Message) -> Json:
-    model_id = msg.req_text("model_id")
+def finalize_logged_model(ctx: Ctx, msg: Message, model_id: str) -> Json:
     if not msg.has("status"):
         raise missing("status")
     # Statuses are numbered from 0 (UNSPECIFIED), which is also what MLflow makes of a value
@@ -59,24 +57,23 @@ def finalize_logged_model(ctx: Ctx, msg: Message) -> Json:
     return {"model": render.logged_model(model)}
 
 
-def delete_logged_model(ctx: Ctx, msg: Message) -> Json:
-    logged_models.delete(ctx, msg.path("model_id"))
+def delete_logged_model(ctx: Ctx, msg: Message, model_id: str) -> Json:
+    logged_models.delete(ctx, model_id)
     return {}
 
 
-def set_logged_model_tags(ctx: Ctx, msg: Message) -> Json:
-    logged_models.set_tags(ctx, msg.path("model_id"), _tags(msg))
+def set_logged_model_tags(ctx: Ctx, msg: Message, model_id: str) -> Json:
+    logged_models.set_tags(ctx, model_id, _tags(msg))
     return {}  # MLflow answers an empty message here, not the model
 
 
-def delete_logged_model_tag(ctx: Ctx, msg: Message) -> Json:
-    logged_models.delete_tag(ctx, msg.path("model_id"), msg.path("tag_key"))
+def delete_logged_model_tag(ctx: Ctx, msg: Message, model_id: str) -> Json:
+    logged_models.delete_tag(ctx, model_id, msg.path("tag_key"))
     return {}
 
 
-def log_logged_model_params(ctx: Ctx, msg: Message) -> Json:
-    msg.req_text("model_id")
-    logged_models.log_params(ctx, msg.path("model_id"), _params(msg))
+def log_logged_model_params(ctx: Ctx, msg: Message, model_id: str) -> Json:
+    logged_models.log_params(ctx, model_id, _params(msg))
     return {}
 
 
@@ -89,10 +86,9 @@ def _order_by(m: Message) -> ModelOrderBy:
     )
 
 
-def search_logged_models(ctx: Ctx, msg: Message) -> Json:
+def search_logged_models(ctx: Ctx, msg: Message, experiment_ids: list[str]) -> Json:
     if not msg.has("experiment_ids"):
         raise missing("experiment_ids")
-    experiment_ids = msg.texts("experiment_ids")
     filter_string = msg.text("filter") or None
     datasets = [
         ModelDatasetFilter(d.text("dataset_name") or "", d.text("dataset_digest") or None)
@@ -111,18 +107,3 @@ def search_logged_models(ctx: Ctx, msg: Message) -> Json:
     )
     models = [render.logged_model(m) for m in page.items]
     return render.page("models", models, page.next_page_token)
-
-
-GET, POST, PATCH, DELETE = ["GET"], ["POST"], ["PATCH"], ["DELETE"]
-
-# (path under <prefix>/2.0/mlflow, methods, handler); Starlette path parameters.
-ROUTES: list[tuple[str, list[str], Handler]] = [
-    ("/logged-models", POST, create_logged_model),
-    ("/logged-models/search", POST, search_logged_models),
-    ("/logged-models/{model_id}", GET, get_logged_model),
-    ("/logged-models/{model_id}", PATCH, finalize_logged_model),
-    ("/logged-models/{model_id}", DELETE, delete_logged_model),
-    ("/logged-models/{model_id}/tags", PATCH, set_logged_model_tags),
-    ("/logged-models/{model_id}/tags/{tag_key}", DELETE, delete_logged_model_tag),
-    ("/logged-models/{model_id}/params", POST, log_logged_model_params),
-]

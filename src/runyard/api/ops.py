@@ -16,10 +16,10 @@ import msgspec
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Route
 
 from runyard.api.errors import error_response
 from runyard.api.observe import meters_of
+from runyard.api.request import Message
 from runyard.errors import MlflowError
 from runyard.services import readiness
 from runyard.services.context import Ctx
@@ -42,7 +42,7 @@ async def _artifacts(ctx: Ctx) -> str:
         return "ok" if await readiness.check_artifacts(ctx) else "not served"
 
 
-async def ready(request: Request) -> Response:
+async def ready(request: Request, msg: Message, _: None) -> Response:
     ctx: Ctx = request.app.state.ctx
     checks: dict[str, str] = {}
     for name, check in (("database", _database), ("artifacts", _artifacts)):
@@ -66,7 +66,7 @@ def _json(body: dict[str, object], status: int) -> Response:
     return Response(msgspec.json.encode(body), status, headers, media_type="application/json")
 
 
-async def metrics(request: Request) -> Response:
+async def metrics(request: Request, msg: Message, _: None) -> Response:
     meters = meters_of(request.scope)
     if meters is None:  # metrics=false
         err = MlflowError("Metrics are turned off (metrics = false).", "ENDPOINT_NOT_FOUND")
@@ -74,10 +74,3 @@ async def metrics(request: Request) -> Response:
     meters.sample_pool(request.app.state.ctx)
     body = await anyio.to_thread.run_sync(meters.exposition)
     return Response(body, headers={"Content-Type": CONTENT_TYPE_LATEST})
-
-
-def routes() -> list[BaseRoute]:
-    return [
-        Route("/ready", ready, methods=["GET"]),
-        Route("/metrics", metrics, methods=["GET"]),
-    ]

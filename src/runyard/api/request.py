@@ -237,6 +237,12 @@ async def read_message(request: Request) -> Message:
     return Message(data, path=path)
 
 
+def query_message(request: Request) -> Message:
+    """The message of a request whose body the handler streams itself: its query string (and
+    the route's path parameters)."""
+    return Message({}, request.query_params, request.path_params)
+
+
 def _require_json(request: Request) -> None:
     content_type = request.headers.get("content-type")
     if content_type is None:

@@ -1,84 +1,282 @@
-"""The route table: every tracking RPC, served under /api/2.0/mlflow and /ajax-api/2.0/mlflow."""
+"""The route table: every route of the server, each one row with its handler and its auth rule.
+
+A row says what the route acts on (``api/resources.py``) and which permission that needs. The
+one endpoint built from a row authenticates the caller (when auth is on), parses the request
+into that resource once, checks the permission on it and hands the same value to the handler.
+A row cannot be written without a rule, and the tracking API is served under both ``/api`` and
+``/ajax-api`` from here alone.
+"""
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
 
-from starlette.requests import Request
+import anyio.to_thread
+import msgspec
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from runyard import MLFLOW_COMPAT_VERSION
-from runyard.api import artifacts, auth, logged_models, ops, rpc, tracking
+from runyard.api import artifacts, logged_models, ops, tracking
+from runyard.api import auth as auth_api
+from runyard.api import resources as on
+from runyard.api.auth import Gate
+from runyard.api.errors import error_response, internal_error_response
+from runyard.api.request import Message, query_message, read_message
+from runyard.api.resources import Resource
+from runyard.domain.permissions import Permission
+from runyard.errors import MlflowError
+from runyard.services.context import Ctx
 
-Handler = rpc.Handler
+Json = dict[str, Any]
+RpcHandler = Callable[[Ctx, Message, Any], Json]
+StreamHandler = Callable[[Request, Message, Any], Awaitable[Response]]
 
-GET, POST = ["GET"], ["POST"]
-
-# (path under <prefix>/2.0/mlflow, methods, handler)
-TRACKING: list[tuple[str, list[str], Handler]] = [
-    ("/experiments/create", POST, tracking.create_experiment),
-    ("/experiments/get", GET, tracking.get_experiment),
-    ("/experiments/get-by-name", GET, tracking.get_experiment_by_name),
-    ("/experiments/search", ["GET", "POST"], tracking.search_experiments),
-    ("/experiments/update", POST, tracking.update_experiment),
-    ("/experiments/delete", POST, tracking.delete_experiment),
-    ("/experiments/restore", POST, tracking.restore_experiment),
-    ("/experiments/set-experiment-tag", POST, tracking.set_experiment_tag),
-    ("/experiments/delete-experiment-tag", POST, tracking.delete_experiment_tag),
-    ("/runs/create", POST, tracking.create_run),
-    ("/runs/get", GET, tracking.get_run),
-    ("/runs/update", POST, tracking.update_run),
-    ("/runs/delete", POST, tracking.delete_run),
-    ("/runs/restore", POST, tracking.restore_run),
-    ("/runs/search", POST, tracking.search_runs),
-    ("/runs/log-metric", POST, tracking.log_metric),
-    ("/runs/log-parameter", POST, tracking.log_param),
-    ("/runs/set-tag", POST, tracking.set_tag),
-    ("/runs/delete-tag", POST, tracking.delete_tag),
-    ("/runs/log-batch", POST, tracking.log_batch),
-    ("/runs/log-inputs", POST, tracking.log_inputs),
-    ("/runs/outputs", POST, tracking.log_outputs),
-    ("/metrics/get-history", GET, tracking.get_metric_history),
-    ("/metrics/get-history-bulk-interval", GET, tracking.get_metric_history_bulk_interval),
-    *logged_models.ROUTES,
-]
-
-AJAX_ONLY: list[tuple[str, list[str], Handler]] = [
-    ("/metrics/get-history-bulk", GET, tracking.get_metric_history_bulk),
-]
+R, E, M, NONE = Permission.READ, Permission.EDIT, Permission.MANAGE, Permission.NO_PERMISSIONS
 
 
-def endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
-    """An RPC route for ``handler``, with the request's auth rule around it when auth is on."""
-
-    async def call(request: Request) -> Response:
-        guard: auth.Guard | None = request.scope.get(auth.SCOPE_KEY)  # None: auth is off
-        return await rpc.answer(request, handler if guard is None else guard.wrap(handler))
-
-    call.__name__ = handler.__name__
-    return call
+class Body(enum.Enum):
+    MESSAGE = "message"  # a JSON body (or, for GET, the query string) decoded into the message
+    RAW = "raw"  # bytes the handler streams itself; the message is the query string alone
 
 
-async def health(request: Request) -> Response:
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """What a route needs: ``needs`` on the experiment(s) its resource resolves to (or, for the
+    routes that act on no experiment, who may call them at all)."""
+
+    needs: Permission
+    on: Resource[Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """One row: ``method path`` under each of ``mounts``, its rule and its handler (``rpc``, run
+    in a worker thread with its answer encoded there, or ``stream``, async on the loop)."""
+
+    method: str
+    path: str
+    rule: Rule
+    rpc: RpcHandler | None = None
+    stream: StreamHandler | None = None
+    body: Body = Body.MESSAGE
+    mounts: tuple[str, ...] = ("/api", "/ajax-api")
+
+    def __post_init__(self) -> None:
+        if (self.rpc is None) == (self.stream is None):
+            raise TypeError(f"{self.method} {self.path}: give exactly one of rpc and stream")
+
+    @property
+    def paths(self) -> list[str]:
+        return [mount + self.path for mount in self.mounts]
+
+
+API, AJAX, ROOT = ("/api", "/ajax-api"), ("/ajax-api",), ("",)
+
+
+def rpc(
+    method: str,
+    path: str,
+    handler: RpcHandler,
+    needs: Permission,
+    on: Resource[Any],
+    mounts: tuple[str, ...] = API,
+) -> Endpoint:
+    return Endpoint(method, path, Rule(needs, on), rpc=handler, mounts=mounts)
+
+
+def stream(
+    method: str,
+    path: str,
+    handler: StreamHandler,
+    needs: Permission,
+    on: Resource[Any],
+    body: Body = Body.MESSAGE,
+    mounts: tuple[str, ...] = API,
+) -> Endpoint:
+    return Endpoint(method, path, Rule(needs, on), stream=handler, body=body, mounts=mounts)
+
+
+async def health(request: Request, msg: Message, _: None) -> Response:
     return PlainTextResponse("OK")
 
 
-async def version(request: Request) -> Response:
+async def version(request: Request, msg: Message, _: None) -> Response:
     return PlainTextResponse(MLFLOW_COMPAT_VERSION)
 
 
-def routes() -> list[BaseRoute]:
-    table: list[BaseRoute] = [
-        Route("/health", health, methods=["GET"]),
-        Route("/version", version, methods=["GET"]),
+T = "/2.0/mlflow"
+A = "/2.0/mlflow-artifacts"
+LM = f"{T}/logged-models/{{model_id}}"
+RAW = Body.RAW
+RUN, LEGACY_RUN, EXPERIMENT = on.Run(), on.Run(legacy=True), on.Experiment()
+MODEL = on.MODEL
+
+TABLE: list[Endpoint] = [
+    # probes, version and what a client reads before it logs in: public, as in MLflow
+    stream("GET", "/health", health, NONE, on.PUBLIC, mounts=ROOT),
+    stream("GET", "/version", version, NONE, on.PUBLIC, mounts=ROOT),
+    stream("GET", "/ready", ops.ready, NONE, on.PUBLIC, mounts=ROOT),
+    stream("GET", "/3.0/mlflow/server-info", artifacts.server_info, NONE, on.PUBLIC),
+    stream("GET", "/metrics", ops.metrics, NONE, on.SIGNED_IN, mounts=ROOT),  # scrapers: a token
+    # experiments
+    rpc("POST", f"{T}/experiments/create", tracking.create_experiment, R, on.NEW_EXPERIMENT),
+    rpc("GET", f"{T}/experiments/get", tracking.get_experiment, R, EXPERIMENT),
+    rpc(
+        "GET",
+        f"{T}/experiments/get-by-name",
+        tracking.get_experiment_by_name,
+        R,
+        on.ExperimentName(),
+    ),
+    rpc("GET", f"{T}/experiments/search", tracking.search_experiments, R, on.READABLE_EXPERIMENTS),
+    rpc("POST", f"{T}/experiments/search", tracking.search_experiments, R, on.READABLE_EXPERIMENTS),
+    rpc("POST", f"{T}/experiments/update", tracking.update_experiment, E, EXPERIMENT),
+    rpc("POST", f"{T}/experiments/delete", tracking.delete_experiment, M, EXPERIMENT),
+    rpc("POST", f"{T}/experiments/restore", tracking.restore_experiment, M, EXPERIMENT),
+    rpc("POST", f"{T}/experiments/set-experiment-tag", tracking.set_experiment_tag, E, EXPERIMENT),
+    rpc(
+        "POST",
+        f"{T}/experiments/delete-experiment-tag",
+        tracking.delete_experiment_tag,
+        E,
+        EXPERIMENT,
+    ),
+    # runs
+    rpc("POST", f"{T}/runs/create", tracking.create_run, E, on.Experiment(default="0")),
+    rpc("GET", f"{T}/runs/get", tracking.get_run, R, LEGACY_RUN),
+    rpc("POST", f"{T}/runs/update", tracking.update_run, E, LEGACY_RUN),
+    rpc("POST", f"{T}/runs/delete", tracking.delete_run, M, RUN),
+    rpc("POST", f"{T}/runs/restore", tracking.restore_run, M, RUN),
+    rpc("POST", f"{T}/runs/search", tracking.search_runs, R, on.Experiments()),
+    rpc("POST", f"{T}/runs/log-metric", tracking.log_metric, E, LEGACY_RUN),
+    rpc("POST", f"{T}/runs/log-parameter", tracking.log_param, E, LEGACY_RUN),
+    rpc("POST", f"{T}/runs/set-tag", tracking.set_tag, E, LEGACY_RUN),
+    rpc("POST", f"{T}/runs/delete-tag", tracking.delete_tag, E, RUN),
+    rpc("POST", f"{T}/runs/log-batch", tracking.log_batch, E, RUN),
+    rpc("POST", f"{T}/runs/log-inputs", tracking.log_inputs, E, RUN),
+    rpc("POST", f"{T}/runs/outputs", tracking.log_outputs, E, RUN),
+    rpc("GET", f"{T}/metrics/get-history", tracking.get_metric_history, R, LEGACY_RUN),
+    rpc(
+        "GET",
+        f"{T}/metrics/get-history-bulk-interval",
+        tracking.get_metric_history_bulk_interval,
+        R,
+        on.Runs("run_ids"),
+    ),
+    rpc(
+        "GET",
+        f"{T}/metrics/get-history-bulk",
+        tracking.get_metric_history_bulk,
+        R,
+        on.Runs("run_id"),
+        mounts=AJAX,
+    ),
+    # logged models
+    rpc("POST", f"{T}/logged-models", logged_models.create_logged_model, E, EXPERIMENT),
+    rpc(
+        "POST", f"{T}/logged-models/search", logged_models.search_logged_models, R, on.Experiments()
+    ),
+    rpc("GET", LM, logged_models.get_logged_model, R, MODEL),
+    rpc("PATCH", LM, logged_models.finalize_logged_model, E, on.MODEL_FINALIZED),
+    rpc("DELETE", LM, logged_models.delete_logged_model, M, MODEL),
+    rpc("PATCH", f"{LM}/tags", logged_models.set_logged_model_tags, E, MODEL),
+    rpc("DELETE", f"{LM}/tags/{{tag_key}}", logged_models.delete_logged_model_tag, E, MODEL),
+    rpc("POST", f"{LM}/params", logged_models.log_logged_model_params, E, on.MODEL_PARAMS),
+    stream("GET", f"{LM}/artifacts/directories", artifacts.list_model_artifacts, R, MODEL),
+    stream("GET", f"{LM}/artifacts/files", artifacts.get_model_artifact, R, MODEL, mounts=AJAX),
+    # a run's artifacts (the UI's and the client's listings and downloads)
+    stream("GET", f"{T}/artifacts/list", artifacts.list_run_artifacts, R, LEGACY_RUN),
+    stream("GET", "/get-artifact", artifacts.get_run_artifact, R, LEGACY_RUN, mounts=ROOT),
+    # the artifact proxy: a path's first segment is its experiment; writes stay inside one run
+    # or model (services/artifacts.py)
+    stream("GET", f"{A}/artifacts", artifacts.list_dir, R, on.ARTIFACT_IN_QUERY, RAW),
+    stream("GET", f"{A}/artifacts/{{path:path}}", artifacts.download, R, on.ARTIFACT_IN_URL, RAW),
+    stream("PUT", f"{A}/artifacts/{{path:path}}", artifacts.upload, E, on.ARTIFACT_IN_URL, RAW),
+    stream("DELETE", f"{A}/artifacts/{{path:path}}", artifacts.delete, M, on.ARTIFACT_IN_URL, RAW),
+    stream("POST", f"{A}/mpu/create/{{path:path}}", artifacts.mpu_create, E, on.MULTIPART_FILE),
+    stream("POST", f"{A}/mpu/complete/{{path:path}}", artifacts.mpu_complete, E, on.MULTIPART_FILE),
+    stream("POST", f"{A}/mpu/abort/{{path:path}}", artifacts.mpu_abort, E, on.MULTIPART_FILE),
+    stream(
+        "PUT",
+        f"{A}/mpu/part/{{upload_id}}/{{number:int}}",
+        artifacts.mpu_part,
+        E,
+        on.ARTIFACT_IN_QUERY,
+        RAW,
+    ),
+]
+
+# users and permissions: MLflow's basic-auth endpoints, served only when auth is on
+AUTH_TABLE: list[Endpoint] = [
+    stream("GET", f"{T}/users/current", auth_api.current_user, NONE, on.SIGNED_IN),
+    rpc("POST", f"{T}/experiments/permissions/create", auth_api.create_permission, M, EXPERIMENT),
+    rpc("GET", f"{T}/experiments/permissions/get", auth_api.get_permission, M, EXPERIMENT),
+    rpc("PATCH", f"{T}/experiments/permissions/update", auth_api.update_permission, M, EXPERIMENT),
+    rpc("DELETE", f"{T}/experiments/permissions/delete", auth_api.delete_permission, M, EXPERIMENT),
+]
+
+
+def endpoints(auth: bool) -> list[Endpoint]:
+    return TABLE + AUTH_TABLE if auth else list(TABLE)
+
+
+def routes(auth: bool) -> list[BaseRoute]:
+    return [
+        Route(path, _endpoint(row), methods=[row.method])
+        for row in endpoints(auth)
+        for path in row.paths
     ]
-    for prefix in ("/api/2.0/mlflow", "/ajax-api/2.0/mlflow"):
-        for path, methods, handler in TRACKING:
-            table.append(Route(prefix + path, endpoint(handler), methods=methods))
-    for path, methods, handler in AJAX_ONLY:
-        table.append(Route("/ajax-api/2.0/mlflow" + path, endpoint(handler), methods=methods))
-    table += artifacts.routes()
-    table += auth.routes()
-    table += ops.routes()
-    return table
+
+
+# --- the one endpoint every row is served by ---------------------------------------------------
+
+
+def _endpoint(row: Endpoint) -> Callable[[Request], Awaitable[Response]]:
+    async def call(request: Request) -> Response:
+        try:
+            return await serve(row, request)
+        except MlflowError as exc:
+            return error_response(exc)
+        except ClientDisconnect:  # hung up mid-body: no server error, and no one to answer
+            return Response(status_code=400)
+        except Exception as exc:  # noqa: BLE001 - the one place unexpected errors are answered
+            return internal_error_response(request, exc)
+
+    handler = row.rpc or row.stream
+    call.__name__ = getattr(handler, "__name__", "endpoint")
+    return call
+
+
+async def serve(row: Endpoint, request: Request) -> Response:
+    """Authenticate, parse the resource once, authorise it, and run the handler on it.
+
+    Errors are answered by the caller rather than by Starlette's server-error middleware, which
+    re-raises after answering and so makes uvicorn drop the keep-alive connection.
+    """
+    gate: Gate | None = request.app.state.gate  # None: auth is off
+    rule = row.rule
+    who = None if gate is None else await gate.admit(request, rule.on.access)
+    if row.body is Body.RAW:
+        msg = query_message(request)
+    else:
+        msg = await read_message(request)
+    value = rule.on.parse(msg)
+    if row.rpc is not None:
+        ctx: Ctx = request.app.state.ctx
+        handler = row.rpc
+
+        def run() -> bytes:
+            if gate is None:
+                return msgspec.json.encode(handler(ctx, msg, value))
+            return msgspec.json.encode(gate.run(who, rule.needs, rule.on, handler, ctx, msg, value))
+
+        return Response(await anyio.to_thread.run_sync(run), media_type="application/json")
+    assert row.stream is not None
+    if gate is not None and gate.must_check(who, rule.on):
+        await anyio.to_thread.run_sync(gate.check, who, rule.needs, rule.on, value)
+    return await row.stream(request, msg, value)

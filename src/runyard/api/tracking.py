@@ -38,35 +38,26 @@ def _tags(msg: Message, name: str = "tags") -> list[Tag]:
     return out
 
 
-def _run_id(msg: Message) -> str:
-    # Old clients send only the deprecated run_uuid spelling.
-    return (
-        msg.req_text("run_uuid")
-        if not msg.has("run_id") and msg.has("run_uuid")
-        else (msg.req_text("run_id"))
-    )
-
-
 # --- experiments -------------------------------------------------------------------------------
 
 
-def create_experiment(ctx: Ctx, msg: Message) -> Json:
+def create_experiment(ctx: Ctx, msg: Message, _: None) -> Json:
     experiment_id = experiments.create(
         ctx, msg.req_text("name"), msg.text("artifact_location"), _tags(msg)
     )
     return {"experiment_id": str(experiment_id)}
 
 
-def get_experiment(ctx: Ctx, msg: Message) -> Json:
-    return {"experiment": render.experiment(experiments.get(ctx, msg.req_text("experiment_id")))}
+def get_experiment(ctx: Ctx, msg: Message, experiment_id: str) -> Json:
+    return {"experiment": render.experiment(experiments.get(ctx, experiment_id))}
 
 
-def get_experiment_by_name(ctx: Ctx, msg: Message) -> Json:
-    found = experiments.get_by_name(ctx, msg.req_text("experiment_name"))
+def get_experiment_by_name(ctx: Ctx, msg: Message, name: str) -> Json:
+    found = experiments.get_by_name(ctx, name)
     return {"experiment": render.experiment(found)}
 
 
-def search_experiments(ctx: Ctx, msg: Message) -> Json:
+def search_experiments(ctx: Ctx, msg: Message, _: None) -> Json:
     page = experiments.search_experiments(
         ctx,
         view_type=msg.enum("view_type", VIEW_TYPES, "ACTIVE_ONLY"),
@@ -80,40 +71,39 @@ def search_experiments(ctx: Ctx, msg: Message) -> Json:
     )
 
 
-def update_experiment(ctx: Ctx, msg: Message) -> Json:
-    experiment_id = msg.req_text("experiment_id")
+def update_experiment(ctx: Ctx, msg: Message, experiment_id: str) -> Json:
     experiments.rename(ctx, experiment_id, msg.req_text("new_name"))
     return {}
 
 
-def delete_experiment(ctx: Ctx, msg: Message) -> Json:
-    experiments.delete(ctx, msg.req_text("experiment_id"))
+def delete_experiment(ctx: Ctx, msg: Message, experiment_id: str) -> Json:
+    experiments.delete(ctx, experiment_id)
     return {}
 
 
-def restore_experiment(ctx: Ctx, msg: Message) -> Json:
-    experiments.restore(ctx, msg.req_text("experiment_id"))
+def restore_experiment(ctx: Ctx, msg: Message, experiment_id: str) -> Json:
+    experiments.restore(ctx, experiment_id)
     return {}
 
 
-def set_experiment_tag(ctx: Ctx, msg: Message) -> Json:
+def set_experiment_tag(ctx: Ctx, msg: Message, experiment_id: str) -> Json:
     tag = Tag(msg.req_text("key"), msg.text("value") or "")
-    experiments.set_tag(ctx, msg.req_text("experiment_id"), tag)
+    experiments.set_tag(ctx, experiment_id, tag)
     return {}
 
 
-def delete_experiment_tag(ctx: Ctx, msg: Message) -> Json:
-    experiments.delete_tag(ctx, msg.req_text("experiment_id"), msg.req_text("key"))
+def delete_experiment_tag(ctx: Ctx, msg: Message, experiment_id: str) -> Json:
+    experiments.delete_tag(ctx, experiment_id, msg.req_text("key"))
     return {}
 
 
 # --- runs ----------------------------------------------------------------------------------------
 
 
-def create_run(ctx: Ctx, msg: Message) -> Json:
+def create_run(ctx: Ctx, msg: Message, experiment_id: str) -> Json:
     run = runs.create(
         ctx,
-        experiment_id=msg.text("experiment_id"),
+        experiment_id=experiment_id,
         user_id=msg.text("user_id") or "",
         start_time=msg.integer("start_time"),
         tags=_tags(msg),
@@ -124,23 +114,23 @@ def create_run(ctx: Ctx, msg: Message) -> Json:
     return {"run": out}
 
 
-def get_run(ctx: Ctx, msg: Message) -> Json:
-    return {"run": render.run(runs.get(ctx, _run_id(msg)))}
+def get_run(ctx: Ctx, msg: Message, run_id: str) -> Json:
+    return {"run": render.run(runs.get(ctx, run_id))}
 
 
-def update_run(ctx: Ctx, msg: Message) -> Json:
+def update_run(ctx: Ctx, msg: Message, run_id: str) -> Json:
     status = msg.enum("status", RUN_STATUSES, "") or None
-    info = runs.update(ctx, _run_id(msg), status, msg.integer("end_time"), msg.text("run_name"))
+    info = runs.update(ctx, run_id, status, msg.integer("end_time"), msg.text("run_name"))
     return {"run_info": render.run_info(info)}
 
 
-def delete_run(ctx: Ctx, msg: Message) -> Json:
-    runs.delete(ctx, msg.req_text("run_id"))
+def delete_run(ctx: Ctx, msg: Message, run_id: str) -> Json:
+    runs.delete(ctx, run_id)
     return {}
 
 
-def restore_run(ctx: Ctx, msg: Message) -> Json:
-    runs.restore(ctx, msg.req_text("run_id"))
+def restore_run(ctx: Ctx, msg: Message, run_id: str) -> Json:
+    runs.restore(ctx, run_id)
     return {}
 
 
@@ -166,23 +156,23 @@ def _metric(m: Message, path: str = "") -> Metric:
     )
 
 
-def log_metric(ctx: Ctx, msg: Message) -> Json:
-    runs.log_metric(ctx, _run_id(msg), _metric(msg))
+def log_metric(ctx: Ctx, msg: Message, run_id: str) -> Json:
+    runs.log_metric(ctx, run_id, _metric(msg))
     return {}
 
 
-def log_param(ctx: Ctx, msg: Message) -> Json:
-    runs.log_param(ctx, _run_id(msg), Param(msg.req_text("key"), msg.text("value") or ""))
+def log_param(ctx: Ctx, msg: Message, run_id: str) -> Json:
+    runs.log_param(ctx, run_id, Param(msg.req_text("key"), msg.text("value") or ""))
     return {}
 
 
-def set_tag(ctx: Ctx, msg: Message) -> Json:
-    runs.set_tag(ctx, _run_id(msg), Tag(msg.req_text("key"), msg.text("value") or ""))
+def set_tag(ctx: Ctx, msg: Message, run_id: str) -> Json:
+    runs.set_tag(ctx, run_id, Tag(msg.req_text("key"), msg.text("value") or ""))
     return {}
 
 
-def delete_tag(ctx: Ctx, msg: Message) -> Json:
-    runs.delete_tag(ctx, msg.req_text("run_id"), msg.req_text("key"))
+def delete_tag(ctx: Ctx, msg: Message, run_id: str) -> Json:
+    runs.delete_tag(ctx, run_id, msg.req_text("key"))
     return {}
 
 
@@ -225,9 +215,9 @@ def _batch_metrics(msg: Message) -> list[Metric]:
     return out
 
 
-def log_batch(ctx: Ctx, msg: Message) -> Json:
+def log_batch(ctx: Ctx, msg: Message, run_id: str) -> Json:
     batch_metrics = _batch_metrics(msg)
-    runs.log_batch(ctx, msg.req_text("run_id"), batch_metrics, _params(msg), _tags(msg))
+    runs.log_batch(ctx, run_id, batch_metrics, _params(msg), _tags(msg))
     return {}
 
 
@@ -246,28 +236,28 @@ def _dataset_input(m: Message) -> DatasetInput:
     return DatasetInput(dataset, _tags(m))
 
 
-def log_inputs(ctx: Ctx, msg: Message) -> Json:
+def log_inputs(ctx: Ctx, msg: Message, run_id: str) -> Json:
     datasets = [_dataset_input(m) for m in msg.messages("datasets")]
     models = [ModelIO(m.req_text("model_id")) for m in msg.messages("models")]
-    runs.log_inputs(ctx, msg.req_text("run_id"), datasets, models)
+    runs.log_inputs(ctx, run_id, datasets, models)
     return {}
 
 
-def log_outputs(ctx: Ctx, msg: Message) -> Json:
+def log_outputs(ctx: Ctx, msg: Message, run_id: str) -> Json:
     models = [
         ModelIO(m.req_text("model_id"), m.integer("step") or 0) for m in msg.messages("models")
     ]
-    runs.log_outputs(ctx, msg.req_text("run_id"), models)
+    runs.log_outputs(ctx, run_id, models)
     return {}
 
 
-def search_runs(ctx: Ctx, msg: Message) -> Json:
+def search_runs(ctx: Ctx, msg: Message, experiment_ids: list[str]) -> Json:
     max_results = msg.integer("max_results")
     if max_results is not None and max_results > SEARCH_MAX_RESULTS_THRESHOLD:
         raise out_of_range("max_results", max_results)
     page = runs.search_runs(
         ctx,
-        experiment_ids=msg.texts("experiment_ids"),
+        experiment_ids=experiment_ids,
         filter_string=msg.text("filter"),
         view_type=msg.enum("run_view_type", VIEW_TYPES, "ACTIVE_ONLY"),
         max_results=1000 if max_results is None else max_results,
@@ -280,7 +270,7 @@ def search_runs(ctx: Ctx, msg: Message) -> Json:
 # --- metrics -------------------------------------------------------------------------------------
 
 
-def get_metric_history(ctx: Ctx, msg: Message) -> Json:
+def get_metric_history(ctx: Ctx, msg: Message, run_id: str) -> Json:
     max_results = msg.integer("max_results")
     if max_results is not None and max_results <= 0:
         raise InvalidParameterValue(
@@ -288,13 +278,12 @@ def get_metric_history(ctx: Ctx, msg: Message) -> Json:
             "It must be a positive integer."
         )
     page = metrics.get_history(
-        ctx, _run_id(msg), msg.req_text("metric_key"), max_results, msg.text("page_token") or None
+        ctx, run_id, msg.req_text("metric_key"), max_results, msg.text("page_token") or None
     )
     return render.page("metrics", [render.metric(m) for m in page.items], page.next_page_token)
 
 
-def get_metric_history_bulk_interval(ctx: Ctx, msg: Message) -> Json:
-    run_ids = msg.texts("run_ids")
+def get_metric_history_bulk_interval(ctx: Ctx, msg: Message, run_ids: list[str]) -> Json:
     if not run_ids:
         raise missing("run_ids")
     if len(run_ids) > 100:
@@ -317,9 +306,8 @@ def get_metric_history_bulk_interval(ctx: Ctx, msg: Message) -> Json:
     return out
 
 
-def get_metric_history_bulk(ctx: Ctx, msg: Message) -> Json:
+def get_metric_history_bulk(ctx: Ctx, msg: Message, run_ids: list[str]) -> Json:
     """The UI's ajax-only bulk history: a plain dict, not a proto message."""
-    run_ids = msg.texts("run_id")
     key = msg.text("metric_key")
     if key is None and run_ids:
         raise InvalidParameterValue("GetMetricHistoryBulk request must specify a metric_key.")

@@ -41,6 +41,44 @@ def clean(raw: str, *, allow_root: bool = True) -> str:
     return path
 
 
+# Under the default artifact root every run stores under ``<experiment_id>/<run_id>/`` and every
+# logged model (or trace) under ``<experiment_id>/models/<model_id>/`` (``traces/<trace_id>/``).
+_GROUPED_OWNERS = frozenset({"models", "traces"})
+
+
+def experiment_of(path: str) -> int | None:
+    """The experiment a clean proxied path belongs to: its first segment, when numeric.
+
+    Anything else (the root, a custom artifact location) names no experiment and is left to
+    administrators when auth is on.
+    """
+    first = path.split("/", 1)[0]
+    if first.isascii() and first.isdigit() and len(first) <= 10:
+        return int(first)
+    return None
+
+
+def check_within_owner(path: str, *, file: bool) -> None:
+    """Refuse a write (``file``) or delete that is not inside one run's or one model's directory.
+
+    Clients only ever write below a run's or a logged model's artifact root, so nothing may
+    touch the store's root, an experiment's directory or the ``models``/``traces`` directories
+    that hold many owners, and no file is written straight into one of those. Outside the
+    experiments' directories (custom locations, for administrators when auth is on) the layout
+    is unknown: there the root and its immediate directories are protected.
+    """
+    parts = path.split("/") if path else []
+    in_experiment = experiment_of(path) is not None
+    grouped = in_experiment and len(parts) >= 2 and parts[1] in _GROUPED_OWNERS
+    owner_depth = 3 if grouped else 2
+    if len(parts) < owner_depth + (1 if file and in_experiment else 0):
+        what = "files are written" if file else "deletes must stay"
+        raise InvalidParameterValue(
+            f"Invalid artifact path: {path!r}: {what} inside one run's or one logged model's "
+            "artifacts (<experiment_id>/<run_id>/... or <experiment_id>/models/<model_id>/...)."
+        )
+
+
 def join(*parts: str) -> str:
     """Join already-clean relative paths."""
     return "/".join(p for p in parts if p)

@@ -38,6 +38,13 @@ def _store(ctx: Ctx) -> ArtifactStore:
     return ctx.artifacts
 
 
+def _writable(raw: str) -> str:
+    """A file path that a client may write: inside one run's or one model's artifacts."""
+    path = _file_path(raw)
+    artifact_paths.check_within_owner(path, file=True)
+    return path
+
+
 def _file_path(raw: str) -> str:
     path = artifact_paths.clean(raw)
     if not path:
@@ -50,7 +57,7 @@ def _file_path(raw: str) -> str:
 async def upload(ctx: Ctx, raw_path: str, body: AsyncIterable[bytes]) -> int:
     if raw_path.endswith("/"):
         raise InvalidParameterValue("Artifact path must include a filename (cannot end with '/').")
-    return await _store(ctx).put(_file_path(raw_path), body)
+    return await _store(ctx).put(_writable(raw_path), body)
 
 
 @dataclass(frozen=True)
@@ -83,6 +90,7 @@ class RangeNotSatisfiable(InvalidParameterValue):
     def __init__(self, size: int) -> None:
         super().__init__(f"Requested range not satisfiable for a file of {size} bytes.")
         self.size = size
+        self.headers = {"Content-Range": f"bytes */{size}"}
 
     @property
     def status(self) -> int:
@@ -107,7 +115,9 @@ async def list_dir(ctx: Ctx, raw_path: str) -> list[FileInfo]:
 
 
 async def delete(ctx: Ctx, raw_path: str) -> None:
-    await _store(ctx).delete(artifact_paths.clean(raw_path))
+    path = artifact_paths.clean(raw_path)
+    artifact_paths.check_within_owner(path, file=False)
+    await _store(ctx).delete(path)
 
 
 def multipart_target(raw_dir: str, local_file: str) -> str:
@@ -116,7 +126,7 @@ def multipart_target(raw_dir: str, local_file: str) -> str:
     name = local_file.replace("\\", "/").rsplit("/", 1)[-1]
     if not name:
         raise InvalidParameterValue(f"Invalid file name for a multipart upload: {local_file!r}")
-    return artifact_paths.join(artifact_paths.clean(raw_dir), _file_path(name))
+    return _writable(artifact_paths.join(artifact_paths.clean(raw_dir), _file_path(name)))
 
 
 async def create_multipart(ctx: Ctx, path: str) -> str:
@@ -128,7 +138,7 @@ async def put_part(
 ) -> Part:
     if number < 1:
         raise InvalidParameterValue(f"Invalid part number: {number}")
-    return await _store(ctx).put_part(_file_path(raw_path), upload_id, number, body)
+    return await _store(ctx).put_part(_writable(raw_path), upload_id, number, body)
 
 
 async def complete_multipart(ctx: Ctx, path: str, upload_id: str, parts: list[Part]) -> None:
