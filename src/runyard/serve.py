@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import gc
 import logging
 import os
@@ -23,7 +24,7 @@ from types import FrameType
 
 import uvicorn
 
-from runyard import logs, memory, sd_notify
+from runyard import connections, logs, memory, sd_notify
 from runyard.api import observe
 from runyard.app import create_app, open_artifact_store, open_context
 from runyard.errors import MlflowError
@@ -52,6 +53,7 @@ def _bind(host: str, port: int) -> socket.socket:
 def _config(settings: Settings) -> uvicorn.Config:
     return uvicorn.Config(
         create_app(settings),
+        http=connections.protocol_class(settings.request_head_timeout, settings.max_connections),
         log_level=settings.log_level,
         log_config=None,  # logging is set up by logs.configure, in the chosen format
         access_log=False,  # api/observe.py writes the access log, with request ids
@@ -144,6 +146,11 @@ def serve(settings: Settings) -> None:
             raise SettingsError(f"artifacts destination: {exc.message}") from exc
     _tune_gc()
     memory.limit_arenas()
+    # Once, before forking: the workers inherit a raised file-descriptor limit.
+    fitted = connections.fit_to_fd_limit(
+        settings.max_connections, settings.db_pool_size + settings.db_max_overflow
+    )
+    settings = dataclasses.replace(settings, max_connections=fitted)
     sock = _bind(settings.host, settings.port)
     log.info(
         "serving http://%s:%s with %d worker(s): database %s, artifacts %s",

@@ -48,6 +48,9 @@ class Settings:
     # Operations.
     metrics: bool = True  # Prometheus /metrics
     shutdown_timeout: int = 30  # seconds in-flight requests get to finish on SIGTERM
+    # Connections (against idle and slow-loris clients using up file descriptors).
+    request_head_timeout: int = 30  # seconds to send a complete request head
+    max_connections: int = 1000  # per worker; lowered to what RLIMIT_NOFILE can hold
 
 
 _INT_FIELDS = {
@@ -58,6 +61,8 @@ _INT_FIELDS = {
     "max_request_bytes",
     "max_artifact_bytes",
     "shutdown_timeout",
+    "request_head_timeout",
+    "max_connections",
 }
 _BOOL_FIELDS = {
     "serve_artifacts",

@@ -53,6 +53,16 @@ from runyard.settings import SettingsError
     default=None,
     help="DANGEROUS: no Host, Origin, content-type or body-size checks.",
 )
+@click.option(
+    "--request-head-timeout",
+    type=int,
+    help="Seconds a connection has to send a complete request head (default 30).",
+)
+@click.option(
+    "--max-connections",
+    type=int,
+    help="Open connections per worker; beyond them a 503 (default 1000).",
+)
 def server(config_file: str | None, **flags: Any) -> None:
     """Serve the tracking API."""
     from runyard.serve import serve  # imported late: keeps `runyard --help` fast

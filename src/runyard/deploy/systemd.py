@@ -86,6 +86,9 @@ def render(spec: UnitSpec) -> str:
         "StandardOutput=journal",
         "StandardError=journal",
         "SyslogIdentifier=runyard",
+        # File descriptors, per process (each worker is one): far more than the default
+        # max_connections (1000, two descriptors each) plus the database pool need, so the
+        # connection limit answers 503s before accept() could fail for want of one.
         "LimitNOFILE=65536",
     ]
     return "\n".join(
