@@ -12,7 +12,8 @@ import mimetypes
 import posixpath
 import re
 import urllib.parse
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 import anyio
@@ -95,8 +96,9 @@ _END = object()
 _READ_AHEAD_BYTES = 8 * 1024 * 1024
 
 
-async def read_ahead(body: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-    """``body``, read by a task of its own at most ``_READ_AHEAD_BYTES`` ahead of the consumer.
+class _ReadAhead:
+    """``body``, read by a task of its own (``pump``) at most ``_READ_AHEAD_BYTES`` ahead of
+    the consumer (``chunks``).
 
     Without it the socket is only read while the store is not writing: uvicorn stops reading
     (and TCP stalls the sender) as soon as a chunk waits unconsumed, so network and disk took
@@ -104,39 +106,69 @@ async def read_ahead(body: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
     anything from a few KiB to a few hundred KiB at a time, and a slow disk must not let the
     buffer grow with it.
     """
-    queue: asyncio.Queue[Any] = asyncio.Queue()
-    room = asyncio.Condition()
-    queued = 0
 
-    async def pump() -> None:
-        nonlocal queued
+    def __init__(self, body: AsyncIterator[bytes]) -> None:
+        self._body: AsyncIterator[bytes] | None = body
+        self._queue: asyncio.Queue[Any] = asyncio.Queue()
+        self._room = asyncio.Condition()
+        self._queued = 0
+
+    async def pump(self) -> None:
+        assert self._body is not None
         try:
-            async for chunk in body:
-                async with room:
-                    while queued >= _READ_AHEAD_BYTES:
-                        await room.wait()
-                    queued += len(chunk)
-                queue.put_nowait(chunk)
-            queue.put_nowait(_END)
+            async for chunk in self._body:
+                async with self._room:
+                    while self._queued >= _READ_AHEAD_BYTES:
+                        await self._room.wait()
+                    self._queued += len(chunk)
+                self._queue.put_nowait(chunk)
+                del chunk  # a failure's traceback holds this frame: it must not hold a chunk
+            self._queue.put_nowait(_END)
         except Exception as exc:  # noqa: BLE001 - handed to the consumer, which raises it
-            queue.put_nowait(exc)
+            self._queue.put_nowait(exc)
 
-    task = asyncio.create_task(pump())
-    try:
-        while (item := await queue.get()) is not _END:
+    async def chunks(self) -> AsyncGenerator[bytes, None]:
+        while (item := await self._queue.get()) is not _END:
             if isinstance(item, Exception):
-                raise item
-            async with room:
-                queued -= len(item)
-                room.notify()
+                try:
+                    raise item
+                finally:
+                    item = None  # the traceback holds this frame: no cycle through it
+            async with self._room:
+                self._queued -= len(item)
+                self._room.notify()
             yield item
+
+    def release(self) -> None:
+        """Let go of every buffered chunk and of the request. A cancelled pump's frame lives
+        on in its CancelledError until a garbage collection, and that frame holds ``self``:
+        so ``self`` must then hold nothing big."""
+        while not self._queue.empty():
+            self._queue.get_nowait()
+        self._queued = 0
+        self._body = None
+
+
+@asynccontextmanager
+async def read_ahead(body: AsyncIterator[bytes]) -> AsyncIterator[AsyncIterator[bytes]]:
+    """The chunks of ``body``, read ahead (``_ReadAhead``); when the block ends, however it
+    ends (done, failed, the client gone), the pump is stopped and awaited, so no task is left
+    pending, and the buffer is freed at once rather than at a garbage collection."""
+    buffer = _ReadAhead(body)
+    pump = asyncio.create_task(buffer.pump())
+    chunks = buffer.chunks()
+    try:
+        yield chunks
     finally:
-        task.cancel()
+        await chunks.aclose()
+        pump.cancel()
+        await asyncio.wait([pump])
+        buffer.release()
 
 
 async def upload(request: Request, msg: Message, where: ArtifactPath) -> Response:
-    body = read_ahead(request.stream())
-    await service.upload(_ctx(request), where.raw, body)
+    async with read_ahead(request.stream()) as body:
+        await service.upload(_ctx(request), where.raw, body)
     return Response(status_code=200)
 
 
@@ -236,10 +268,10 @@ async def mpu_create(request: Request, msg: Message, where: ArtifactPath) -> Res
 
 async def mpu_part(request: Request, msg: Message, where: ArtifactPath) -> Response:
     number = request.path_params["number"]
-    body = read_ahead(request.stream())
-    part = await service.put_part(
-        _ctx(request), where.raw, request.path_params["upload_id"], number, body
-    )
+    async with read_ahead(request.stream()) as body:
+        part = await service.put_part(
+            _ctx(request), where.raw, request.path_params["upload_id"], number, body
+        )
     return Response(status_code=200, headers={"ETag": part.etag})
 
 

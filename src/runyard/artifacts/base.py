@@ -20,18 +20,25 @@ Contract, checked by one test suite run against every backend (``tests/artifacts
   ``abort_multipart`` forgets them. Nothing is visible under ``path`` before completion.
 * Errors: :class:`ArtifactNotFound` for a missing file (its subclass :class:`UploadNotFound`
   for an unknown upload id), :class:`NotAFile` for a read of a directory,
-  :class:`StorageUnavailable` when the backend cannot be reached.
+  :class:`StorageUnavailable` when the backend cannot be reached, :class:`StorageFull` when
+  it has no room left, InvalidParameterValue for a name it cannot hold.
   Foreign exceptions (OSError, asyncssh, botocore) never escape a store.
 """
 
 from __future__ import annotations
 
 import builtins
+import traceback
 from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass
 from typing import Protocol
 
-from runyard.errors import InvalidParameterValue, ResourceDoesNotExist, TemporarilyUnavailable
+from runyard.errors import (
+    InvalidParameterValue,
+    MlflowError,
+    ResourceDoesNotExist,
+    TemporarilyUnavailable,
+)
 
 # Read and write in pieces of this size: big enough for throughput, small enough that
 # memory does not grow with the file.
@@ -70,6 +77,38 @@ class NotAFile(InvalidParameterValue):
 
 class StorageUnavailable(TemporarilyUnavailable):
     """The backend could not be reached or refused the operation; the client may retry."""
+
+
+class StorageFull(MlflowError):
+    """The backend has no room left (no space, quota exhausted): 507 Insufficient Storage.
+
+    Not 503: a full disk does not empty itself in the seconds a client backs off for, and
+    MLflow's client retries 408, 429, 500, 502, 503 and 504 (``mlflow.utils.request_utils``),
+    so it would spend minutes retrying and then show "too many 503 error responses" instead
+    of the cause; 507 it reports at once, with this message. The code is
+    RESOURCE_EXHAUSTED (gRPC's code for "the entire file system is out of space"); its 429 in
+    MLflow's table is overridden, as ``BodyTooLarge`` overrides it with 413.
+    """
+
+    error_code = "RESOURCE_EXHAUSTED"
+
+    def __init__(self, path: str, cause: str) -> None:
+        super().__init__(f"artifact store is full: {cause} (writing {path!r})")
+
+    @property
+    def status(self) -> int:
+        return 507
+
+
+def forget_locals(exc: BaseException) -> None:
+    """Drop the local variables of the finished frames a foreign error passed through.
+
+    Called where a store translates one. An error that crossed a future (every call to a worker
+    thread, every SFTP or S3 reply) sits in a reference cycle with the frames it passed, so
+    they, and the upload buffers in them, would otherwise live until a garbage collection. The
+    traceback itself stays, for the log.
+    """
+    traceback.clear_frames(exc.__traceback__)
 
 
 class ArtifactStore(Protocol):

@@ -12,6 +12,7 @@ import secrets
 from collections.abc import AsyncIterable, AsyncIterator
 
 from runyard.artifacts.base import Part, UploadNotFound
+from runyard.domain.artifact_paths import MAX_NAME_BYTES
 from runyard.errors import InvalidParameterValue
 
 UPLOADS_DIR = ".runyard-uploads"
@@ -23,8 +24,15 @@ MAX_PART_NUMBER = 10_000  # S3's limit; the same everywhere so clients see one r
 
 
 def temp_name(name: str) -> str:
-    """A hidden, unique name for a file being written next to ``name``."""
-    return f".{name}{_TEMP_MARKER}{secrets.token_hex(8)}"
+    """A hidden, unique name for a file being written next to ``name``.
+
+    No longer than the longest name a client may use (``MAX_NAME_BYTES``): ``name`` is cut
+    short where needed, so any name that is allowed can also be written.
+    """
+    suffix = f"{_TEMP_MARKER}{secrets.token_hex(8)}"
+    room = MAX_NAME_BYTES - 1 - len(suffix)
+    kept = name.encode("utf-8", "surrogatepass")[:room].decode("utf-8", "ignore")
+    return f".{kept}{suffix}"
 
 
 def is_internal(name: str) -> bool:

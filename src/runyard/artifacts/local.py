@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import builtins
 import ctypes
+import errno
 import hashlib
 import os
 import shutil
@@ -28,13 +29,18 @@ from runyard.artifacts.base import (
     FileInfo,
     NotAFile,
     Part,
+    StorageFull,
     StorageUnavailable,
     UploadNotFound,
+    forget_locals,
 )
 from runyard.domain.artifact_paths import join
 from runyard.errors import InvalidParameterValue, MlflowError
 
 T = TypeVar("T")
+
+# No room left: the disk is full, or the user's quota is used up.
+_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
 
 
 async def _run(func: Callable[..., T], *args: Any) -> T:
@@ -48,18 +54,26 @@ def _translated(path: str) -> Iterator[None]:
         yield
     except MlflowError:
         raise
-    except FileNotFoundError as exc:
-        raise ArtifactNotFound(path) from exc
-    except IsADirectoryError as exc:
-        raise NotAFile(path) from exc
-    except (NotADirectoryError, FileExistsError) as exc:
-        raise InvalidParameterValue(
-            f"Invalid artifact path: {path!r}: a parent of it is a file."
-        ) from exc
     except OSError as exc:
-        raise StorageUnavailable(
-            f"Local artifact storage failed for {path!r}: {exc.strerror or exc}"
-        ) from exc
+        forget_locals(exc)
+        raise _contract_error(path, exc) from exc
+
+
+def _contract_error(path: str, exc: OSError) -> MlflowError:
+    if isinstance(exc, FileNotFoundError):
+        return ArtifactNotFound(path)
+    if isinstance(exc, IsADirectoryError):
+        return NotAFile(path)
+    if isinstance(exc, NotADirectoryError | FileExistsError):
+        return InvalidParameterValue(f"Invalid artifact path: {path!r}: a parent of it is a file.")
+    if exc.errno in _FULL:
+        return StorageFull(path, exc.strerror or str(exc))
+    if exc.errno == errno.ENAMETOOLONG:  # a root deep enough to push the path past PATH_MAX
+        return InvalidParameterValue(
+            f"Invalid artifact path: {path!r}: too long for the artifact store's file system "
+            f"({exc.strerror})."
+        )
+    return StorageUnavailable(f"Local artifact storage failed for {path!r}: {exc.strerror or exc}")
 
 
 class LocalArtifactStore:

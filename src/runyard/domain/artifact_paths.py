@@ -7,7 +7,9 @@ clean, relative POSIX path to their root and never interpret it again.
 Refused, as MLflow's path-traversal CVEs taught: ``..`` segments, absolute paths, Windows drive
 letters and backslashes, NUL and other control characters, ``#`` and ``?`` (a URL that was split
 wrongly), and percent-encoding left in the path after the server decoded it once (``%2e%2e``,
-``%252e``: double encoding).
+``%252e``: double encoding). Also refused: a name or a path longer than every backend can hold,
+so that a backend's own limit (``ENAMETOOLONG``, S3's ``KeyTooLongError``) is never what the
+client meets.
 """
 
 from __future__ import annotations
@@ -19,6 +21,12 @@ from runyard.errors import InvalidParameterValue
 _DRIVE = re.compile(r"^[A-Za-z]:")
 _ENCODED = re.compile(r"%[0-9A-Fa-f]{2}")
 _FORBIDDEN_CHARS = frozenset("\\#?") | {chr(c) for c in range(32)} | {"\x7f"}
+
+# In UTF-8 bytes. A name: NAME_MAX of Linux file systems (ext4, XFS, tmpfs), which an SFTP
+# server passes through. A path: S3's limit on a key, the tightest of the backends.
+MAX_NAME_BYTES = 255
+MAX_PATH_BYTES = 1024
+_SHOWN_CHARS = 60  # of an over-long name or path, in an error message
 
 
 def clean(raw: str, *, allow_root: bool = True) -> str:
@@ -38,7 +46,28 @@ def clean(raw: str, *, allow_root: bool = True) -> str:
     path = "/".join(parts)
     if not path and not allow_root:
         raise _refused(raw, "it is empty")
+    _check_lengths(path, parts)
     return path
+
+
+def _check_lengths(path: str, parts: list[str]) -> None:
+    for part in parts:
+        size = len(part.encode("utf-8", "surrogatepass"))
+        if size > MAX_NAME_BYTES:
+            raise InvalidParameterValue(
+                f"Invalid artifact path: the name {_shortened(part)!r} is {size} bytes long; "
+                f"a file or directory name may be at most {MAX_NAME_BYTES} bytes (UTF-8)."
+            )
+    size = len(path.encode("utf-8", "surrogatepass"))
+    if size > MAX_PATH_BYTES:
+        raise InvalidParameterValue(
+            f"Invalid artifact path: {_shortened(path)!r} is {size} bytes long; an artifact "
+            f"path may be at most {MAX_PATH_BYTES} bytes (UTF-8)."
+        )
+
+
+def _shortened(text: str) -> str:
+    return text if len(text) <= _SHOWN_CHARS else text[:_SHOWN_CHARS] + "..."
 
 
 # Under the default artifact root every run stores under ``<experiment_id>/<run_id>/`` and every
