@@ -29,8 +29,10 @@ from runyard.artifacts.base import (
     FileInfo,
     NotAFile,
     Part,
+    StorageFull,
     StorageUnavailable,
     UploadNotFound,
+    forget_locals,
 )
 from runyard.domain.artifact_paths import join
 from runyard.errors import InvalidParameterValue, MlflowError
@@ -43,10 +45,17 @@ PART_SIZE = 8 * 1024 * 1024  # S3 wants >= 5 MiB for every part but the last
 MAX_PART_SIZE = 128 * 1024 * 1024  # a client's multipart part is buffered whole: cap it
 _NOT_FOUND = {"NoSuchKey", "404", "NotFound"}
 _BAD_PARTS = {"InvalidPart", "InvalidPartOrder", "EntityTooSmall", "MalformedXML"}
+# AWS S3 has no such error; S3-compatible servers on disks do: MinIO's full drive (a 507),
+# Ceph RGW's exhausted user or bucket quota. Any other 507 counts too.
+_FULL = {"XMinioStorageFull", "QuotaExceeded"}
 
 
 def _code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def _http_status(exc: ClientError) -> int | None:
+    return exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
 
 
 @contextmanager
@@ -57,6 +66,7 @@ def _translated(path: str, upload_id: str | None = None) -> Iterator[None]:
     except MlflowError:
         raise
     except ClientError as exc:
+        forget_locals(exc)
         code = _code(exc)
         if code == "NoSuchUpload" and upload_id is not None:
             raise UploadNotFound(upload_id) from exc
@@ -64,8 +74,16 @@ def _translated(path: str, upload_id: str | None = None) -> Iterator[None]:
             raise ArtifactNotFound(path) from exc
         if code in _BAD_PARTS:
             raise InvalidParameterValue(f"Cannot complete upload of {path!r}: {exc}") from exc
+        if code == "KeyTooLongError":  # over 1024 bytes with the store's prefix
+            raise InvalidParameterValue(
+                f"Invalid artifact path: {path!r}: too long for an S3 key with this store's "
+                f"prefix ({exc})."
+            ) from exc
+        if code in _FULL or _http_status(exc) == 507:
+            raise StorageFull(path, str(exc)) from exc
         raise StorageUnavailable(f"S3 artifact storage failed for {path!r}: {exc}") from exc
     except (BotoCoreError, OSError) as exc:
+        forget_locals(exc)
         raise StorageUnavailable(f"S3 artifact storage failed for {path!r}: {exc}") from exc
 
 

@@ -31,8 +31,10 @@ from runyard.artifacts.base import (
     FileInfo,
     NotAFile,
     Part,
+    StorageFull,
     StorageUnavailable,
     UploadNotFound,
+    forget_locals,
 )
 from runyard.domain.artifact_paths import join
 from runyard.errors import InvalidParameterValue, MlflowError
@@ -65,8 +67,36 @@ def _translated(path: str) -> Iterator[None]:
         raise InvalidParameterValue(
             f"Invalid artifact path: {path!r}: a parent of it is a file."
         ) from exc
+    except (_NoSpace, asyncssh.SFTPNoSpaceOnFilesystem, asyncssh.SFTPQuotaExceeded) as exc:
+        forget_locals(exc)
+        raise StorageFull(path, str(exc)) from exc
+    except (asyncssh.SFTPBadMessage, asyncssh.SFTPInvalidFilename) as exc:
+        # OpenSSH's answer to ENAMETOOLONG and EINVAL: the name, not the server, is at fault.
+        forget_locals(exc)
+        raise InvalidParameterValue(
+            f"Invalid artifact path: {path!r}: the SFTP server refused the name ({exc})."
+        ) from exc
     except (asyncssh.Error, OSError, EOFError) as exc:
+        forget_locals(exc)
         raise StorageUnavailable(f"SFTP artifact storage failed for {path!r}: {exc}") from exc
+
+
+class _NoSpace(Exception):
+    """A write failed and the server's file system has no room left (see ``_out_of_space``)."""
+
+
+async def _out_of_space(sftp: asyncssh.SFTPClient, directory: str) -> bool:
+    """Whether a failed write failed for want of space.
+
+    OpenSSH's server speaks SFTP version 3, which has no code for a full disk: ENOSPC and
+    EDQUOT reach the client as a bare "Failure". Its statvfs extension tells a full file system
+    apart (a quota it cannot see: that stays a Failure).
+    """
+    try:
+        vfs = await sftp.statvfs(directory)
+    except (asyncssh.Error, OSError, EOFError):
+        return False  # no extension, or the connection is the problem
+    return vfs.bavail * (vfs.frsize or vfs.bsize) < CHUNK_SIZE
 
 
 class _Session:
@@ -244,14 +274,20 @@ class SftpArtifactStore:
                     if digest is not None:
                         digest.update(piece)
                     size += len(piece)
-        except BaseException:
+        except BaseException as exc:
             with anyio.CancelScope(shield=True):
+                # Asked before the temporary file goes and gives its space back.
+                full = isinstance(exc, asyncssh.SFTPFailure) and await _out_of_space(
+                    sftp, directory
+                )
                 await _remove_quietly(sftp, temp)
                 for made in created:  # only while empty: a concurrent put may be using it
                     try:
                         await sftp.rmdir(made)
                     except (asyncssh.Error, OSError, EOFError):
                         break
+            if full:
+                raise _NoSpace("No space left on the SFTP server's file system") from exc
             raise
         return temp, size
 
