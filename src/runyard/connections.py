@@ -78,7 +78,7 @@ class LimitedHttpProtocol(HttpToolsProtocol):
 
     head_timeout: float = 30.0
     max_connections: int = 1000
-    _last_refusal_log = 0.0  # shared by the worker's connections, on the configured class
+    _last_refusal_log = float("-inf")  # shared by the worker's connections, on the configured class
 
     _head_deadline: asyncio.TimerHandle | None = None
 
