@@ -18,7 +18,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from runyard.api.observe import RequestContext
-from runyard.api.routes import endpoint
+from runyard.api.resources import PUBLIC
+from runyard.api.routes import NONE, ROOT, endpoint, rpc
 from runyard.logs import mask_secrets
 from tests.servers import pg_database, runyard_server
 
@@ -73,7 +74,7 @@ def test_json_lines_with_request_ids_and_no_secrets(tmp_path: Path) -> None:
     assert not_found[0]["request_id"] == missing.headers["x-request-id"]
 
 
-def _failing_handler(ctx: object, msg: object) -> dict[str, Any]:
+def _failing_handler(ctx: object, msg: object, value: None) -> dict[str, Any]:
     raise RuntimeError("boom in a handler")
 
 
@@ -86,10 +87,16 @@ def test_unexpected_error_is_logged_with_the_request_id(
     path: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     app = Starlette(
-        routes=[Route("/handler", endpoint(_failing_handler)), Route("/bare", _failing_route)],
+        routes=[
+            Route(
+                "/handler", endpoint(rpc("GET", "/handler", _failing_handler, NONE, PUBLIC, ROOT))
+            ),
+            Route("/bare", _failing_route),
+        ],
         middleware=[Middleware(RequestContext)],
     )
     app.state.ctx = None
+    app.state.gate = None  # auth off
 
     async def call() -> httpx.Response:
         transport = httpx.ASGITransport(app, raise_app_exceptions=False)

@@ -227,7 +227,7 @@ def endpoints(auth: bool) -> list[Endpoint]:
 
 def routes(auth: bool) -> list[BaseRoute]:
     return [
-        Route(path, _endpoint(row), methods=[row.method])
+        Route(path, endpoint(row), methods=[row.method])
         for row in endpoints(auth)
         for path in row.paths
     ]
@@ -236,7 +236,9 @@ def routes(auth: bool) -> list[BaseRoute]:
 # --- the one endpoint every row is served by ---------------------------------------------------
 
 
-def _endpoint(row: Endpoint) -> Callable[[Request], Awaitable[Response]]:
+def endpoint(row: Endpoint) -> Callable[[Request], Awaitable[Response]]:
+    """The ASGI endpoint serving ``row``: its errors answered here, as MLflow's error JSON."""
+
     async def call(request: Request) -> Response:
         try:
             return await serve(row, request)
