@@ -100,7 +100,16 @@ class ResourceAlreadyExists(MlflowError):
 
 
 class InvalidState(MlflowError):
+    """The request does not fit the resource's state (renaming a deleted experiment). MLflow
+    answers 500, which its client retries seven times before it reports only "too many 500
+    error responses"; the request caused it, so it is a 400 that the client raises at once,
+    with this code and message."""
+
     error_code = "INVALID_STATE"
+
+    @property
+    def status(self) -> int:
+        return 400
 
 
 class TemporarilyUnavailable(MlflowError):
