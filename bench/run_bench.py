@@ -1393,16 +1393,21 @@ def merge(manifests: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-# bench/artifacts_bench.py owns this part of the document; a tracking rerun keeps it.
-KEPT_SECTION = re.compile(r"<!-- artifacts:begin -->.*<!-- artifacts:end -->\n?", re.S)
+# bench/artifacts_bench.py and bench/compare.py own these parts of the document; a tracking
+# rerun keeps them.
+KEPT_SECTIONS = [
+    re.compile(rf"<!-- {name}:begin -->.*<!-- {name}:end -->\n?", re.S)
+    for name in ("artifacts", "change")
+]
 
 
 def write_doc(a: argparse.Namespace, manifest: dict[str, Any]) -> None:
     if a.doc:
         doc = ROOT / a.doc
         doc.parent.mkdir(parents=True, exist_ok=True)
-        kept = KEPT_SECTION.search(doc.read_text()) if doc.exists() else None
-        doc.write_text(render(manifest) + ("\n" + kept.group(0) if kept else ""))
+        old = doc.read_text() if doc.exists() else ""
+        kept = [m.group(0) for s in KEPT_SECTIONS if (m := s.search(old))]
+        doc.write_text("\n".join([render(manifest), *kept]))
         log(f"wrote {rel(doc)}")
 
 
