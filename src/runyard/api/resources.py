@@ -90,7 +90,9 @@ class Experiments(Resource[list[str]]):
     field: str = "experiment_ids"
 
     def parse(self, msg: Message) -> list[str]:
-        return msg.texts(self.field)
+        ids = msg.texts(self.field)
+        validation.check_experiment_ids(len(ids))  # before the permission check queries them
+        return ids
 
     def target(self, value: list[str]) -> Target:
         return Target(experiments=[validation.parse_experiment_id(v) for v in value])

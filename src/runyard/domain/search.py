@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal, TypeVar
 
+from runyard.domain import validation
 from runyard.domain.entities import Page
 from runyard.errors import AttributeNotFound, BadRequest, InvalidParameterValue, MlflowError
 
@@ -326,6 +327,7 @@ def _split_statements(text: str, tokens: list[_Tok]) -> list[list[_Tok]]:
 
 def _grouped_statements(text: str, what: str) -> list[list[_Tok]]:
     """Lex, split and group ``text``; ``what`` names it in the error for oversized input."""
+    validation.check_search_text(what, text)  # before lexing, which costs per character
     statements = _split_statements(text, _lex(text))
     grouped: list[list[_Tok]] = []
     for statement in statements:
@@ -727,6 +729,9 @@ def _parse_list(source: str) -> tuple[str, ...]:
             "While parsing a list in the query, expected a non-empty list of string values, "
             "but got empty list"
         )
+    validation.check_count(
+        "values in one IN list of the filter", len(items), validation.MAX_FILTER_LIST_ITEMS
+    )
     if not all(isinstance(item, str) for item in items):
         raise InvalidParameterValue(
             "While parsing a list in the query, expected string value, punctuation, or "
@@ -1083,7 +1088,7 @@ def decode_page_token(token: str | None) -> int:
         raise InvalidParameterValue("Invalid page token, could not base64-decode") from None
     try:
         parsed = json.loads(decoded)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: a token nested too deep
         raise InvalidParameterValue(f"Invalid page token, decoded value={decoded!r}") from None
     offset = parsed.get("offset") if isinstance(parsed, dict) else None
     if not offset:
@@ -1319,7 +1324,7 @@ def decode_logged_model_token(
         return 0
     try:
         parsed = json.loads(base64.b64decode(token.encode("utf-8")).decode("utf-8"))
-    except (ValueError, binascii.Error) as exc:  # JSON, base64 and UTF-8 errors alike
+    except (ValueError, binascii.Error, RecursionError) as exc:  # JSON, base64, UTF-8, depth
         raise InvalidParameterValue(f"Invalid page token: {token}. {exc}") from None
     if not isinstance(parsed, dict):
         raise InvalidParameterValue(f"Invalid page token: {token}.")

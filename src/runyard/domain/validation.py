@@ -37,6 +37,16 @@ MAX_RUNS_GET_METRIC_HISTORY_BULK = 100
 MAX_RESULTS_BULK_INTERVAL = 2500
 ARTIFACT_LOCATION_MAX_LENGTH = 256
 
+# Bounds of runyard's own, which MLflow does not have. Each sits far above what MLflow's client
+# or UI sends and keeps every statement a request can cause cheap; each is checked before any
+# SQL runs and answered 400 INVALID_PARAMETER_VALUE with a message that says what to change.
+MAX_JSON_DEPTH = 64  # MLflow's deepest message (log-inputs) nests 5 levels
+MAX_SEARCH_TEXT_LENGTH = 100_000  # characters of a filter string or of one order_by clause
+MAX_ORDER_BY_CLAUSES = 20  # each may join a table (metrics, params, tags) into the query
+MAX_DATASET_FILTERS = 100  # search_logged_models' ``datasets``, OR-ed into the metric filter
+MAX_FILTER_LIST_ITEMS = 1000  # values of one ``IN (...)`` / ``NOT IN (...)`` list
+MAX_SEARCH_EXPERIMENT_IDS = 10_000  # ``experiment_ids`` of one search (and its auth check)
+
 # MLflow stores ±inf as the largest finite doubles (SqlAlchemyStore.sanitize_metric_value).
 FLOAT_MAX = 1.7976931348623157e308
 
@@ -285,9 +295,47 @@ def logged_model_page_size(max_results: int | None) -> int:
             f"Invalid value {max_results} for parameter 'max_results' supplied. It must be "
             "a positive integer"
         )
-    return max_results
+    # MLflow takes any int32; a larger page is served in pages of the runs' largest, each
+    # with a token for the next (the client's search_logged_models follows them).
+    return min(max_results, SEARCH_MAX_RESULTS_THRESHOLD)
 
 
 def validate_dataset_filter_names(names: Iterable[str | None]) -> None:
     if not all(names):
         raise InvalidParameterValue("`dataset_name` in the `datasets` clause must be specified.")
+
+
+# --- runyard's bounds on request size --------------------------------------------------------
+
+
+def too_deep_message() -> str:
+    return (
+        f"The request body is nested more than {MAX_JSON_DEPTH} levels deep; "
+        "send a flatter JSON document."
+    )
+
+
+def check_search_text(what: str, text: str) -> None:
+    """A filter string or order_by clause must be short enough to parse cheaply."""
+    if len(text) > MAX_SEARCH_TEXT_LENGTH:
+        raise InvalidParameterValue(
+            f"The {what} is {len(text)} characters long; at most {MAX_SEARCH_TEXT_LENGTH} are "
+            "allowed. Shorten it, or split the search into several requests."
+        )
+
+
+def check_count(what: str, count: int, limit: int) -> None:
+    """At most ``limit`` entries of a repeated request field (or of a list inside a filter)."""
+    if count > limit:
+        raise InvalidParameterValue(
+            f"The request has {count} {what}; at most {limit} are allowed. Send fewer, or split "
+            "the request into several."
+        )
+
+
+def check_order_by(count: int) -> None:
+    check_count("order_by entries", count, MAX_ORDER_BY_CLAUSES)
+
+
+def check_experiment_ids(count: int) -> None:
+    check_count("experiment_ids", count, MAX_SEARCH_EXPERIMENT_IDS)

@@ -132,6 +132,7 @@ def search_experiments(
     order_by: Sequence[str],
     page_token: str | None,
 ) -> Page[Experiment]:
+    validation.check_order_by(len(order_by))
     validation.validate_max_results(max_results, validation.MAX_EXPERIMENTS_LISTED_PER_PAGE)
     filters = search.parse_experiment_filter(filter_string)
     ordering = search.parse_experiment_order_by(list(order_by))

@@ -169,7 +169,10 @@ def search_logged_models(
     order_by: Sequence[search.ModelOrderBy],
     page_token: str | None,
 ) -> Page[LoggedModel]:
-    """One page of models, checked in MLflow's order: datasets, page token, filter, order."""
+    """One page of models, checked in MLflow's order: datasets, page token, filter, order
+    (after runyard's bounds on the number of order_by entries and datasets)."""
+    validation.check_order_by(len(order_by))
+    validation.check_count("datasets", len(datasets), validation.MAX_DATASET_FILTERS)
     validation.validate_dataset_filter_names(d.name for d in datasets)
     offset = search.decode_logged_model_token(page_token, experiment_ids, filter_string, order_by)
     limit = validation.logged_model_page_size(max_results)

@@ -255,6 +255,7 @@ def search_runs(
     order_by: Sequence[str],
     page_token: str | None,
 ) -> Page[Run]:
+    validation.check_order_by(len(order_by))
     validation.validate_max_results(max_results, validation.SEARCH_MAX_RESULTS_THRESHOLD)
     eids = [validation.parse_experiment_id(e) for e in experiment_ids]
     filters, ordering = search.parse_run_search(filter_string, list(order_by))
