@@ -8,6 +8,7 @@ PostgreSQL: psycopg 3 with a bounded, pre-pinged pool.
 
 from __future__ import annotations
 
+import enum
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -25,20 +26,117 @@ from runyard.store.sqlite_writer import WriterLock
 
 T = TypeVar("T")
 
-__all__ = ["Connection", "Database", "in_list", "insert_ignore", "make_engine", "upsert"]
+__all__ = [
+    "Connection",
+    "Database",
+    "Failure",
+    "classify",
+    "in_list",
+    "insert_ignore",
+    "make_engine",
+    "translate",
+    "upsert",
+]
 log = logging.getLogger(__name__)
 
 _SQLITE_BUSY_MS = 30_000
 _RETRIES = 5
 
 
-def _is_transient(exc: DBAPIError) -> bool:
-    """Lock timeouts, serialization failures and deadlocks: safe to retry the transaction."""
-    text = str(exc.orig).lower()
-    if "database is locked" in text or "database is busy" in text:
-        return True
+# PostgreSQL SQLSTATEs a retry can cure. At once: the transaction lost a race (serialization
+# failure, deadlock) or its connection (admin shutdown, crash, class 08), so it did not commit
+# and a fresh connection may well succeed. Later: a lock wait timed out, too many connections.
+_PG_RETRY = frozenset({"40001", "40P01", "57P01", "57P02", "57P03"})
+_PG_TRANSIENT = frozenset({"55P03", "53300"})
+# ... and classes the request itself causes: a value the column cannot hold (22), a statement
+# beyond the server's limits (54: too many arguments, columns, target list entries, ...).
+_PG_REQUEST_CLASSES = ("22", "54")
+# SQLite has no SQLSTATE (nor do psycopg's own checks); their messages say the same things.
+_SQLITE_BUSY = ("database is locked", "database is busy", "database table is locked")
+_REQUEST_TEXTS = (
+    "too many terms",  # in ORDER BY, compound SELECT, ...
+    "too many columns",
+    "too many sql variables",
+    "too many arguments",
+    "expression tree is too large",
+    "string or blob too big",
+    "like or glob pattern too complex",
+    "parser stack overflow",
+    "at most 64 tables in a join",
+    "number of parameters must be between",  # psycopg: more than 65535 bound values
+)
+
+
+class Failure(enum.Enum):
+    """What a database error means for the request that met it."""
+
+    RETRY = "retry"  # transient, and retrying the whole transaction at once is safe
+    TRANSIENT = "transient"  # transient: the client may retry later (503)
+    REQUEST = "request"  # the request asked for too much or for a value the column refuses (400)
+    OTHER = "other"  # a fault of runyard or of the database: 500, logged with its cause
+
+
+def classify(exc: BaseException) -> Failure:
+    """Sort a foreign database error by who can do something about it."""
+    if isinstance(exc, sa.exc.TimeoutError):  # no pooled connection came free in time
+        return Failure.TRANSIENT
+    if isinstance(exc, OverflowError):  # sqlite3 refuses integers beyond 64 bits itself
+        return Failure.REQUEST
+    if not isinstance(exc, DBAPIError):
+        return Failure.OTHER
+    if exc.connection_invalidated:
+        return Failure.RETRY
+    if isinstance(exc, DataError):
+        return Failure.REQUEST
     sqlstate = getattr(exc.orig, "sqlstate", None)
-    return sqlstate in ("40001", "40P01")
+    if isinstance(sqlstate, str):
+        if sqlstate in _PG_RETRY or sqlstate.startswith("08"):
+            return Failure.RETRY
+        if sqlstate in _PG_TRANSIENT:
+            return Failure.TRANSIENT
+        if sqlstate.startswith(_PG_REQUEST_CLASSES):
+            return Failure.REQUEST
+        return Failure.OTHER
+    text = str(exc.orig).lower()
+    if any(words in text for words in _SQLITE_BUSY):
+        return Failure.RETRY
+    if any(words in text for words in _REQUEST_TEXTS):
+        return Failure.REQUEST
+    if isinstance(exc, OperationalError) and exc.orig.__class__.__module__.startswith("psycopg"):
+        return Failure.TRANSIENT  # no SQLSTATE: the connection failed or was refused
+    return Failure.OTHER
+
+
+def _is_value_error(exc: BaseException) -> bool:
+    return isinstance(exc, DataError | OverflowError)
+
+
+def _cause(exc: BaseException) -> str:
+    """The driver's error class and its first line, which say what went wrong."""
+    orig = exc.orig if isinstance(exc, DBAPIError) else exc
+    lines = str(orig).strip().splitlines()
+    return f"{type(orig).__name__}: {lines[0]}" if lines else type(orig).__name__
+
+
+def translate(exc: Exception) -> Exception:
+    """The error a request should see for a database error that retries did not cure: an
+    MlflowError for the transient and the request's own failures, else ``exc`` itself."""
+    kind = classify(exc)
+    if kind is Failure.REQUEST and _is_value_error(exc):
+        return InvalidParameterValue(
+            f"The database rejected a value ({_cause(exc)}); send one the field can hold."
+        )
+    if kind is Failure.REQUEST:
+        return InvalidParameterValue(
+            f"The request is too large for the database ({_cause(exc)}). Ask for less at once: "
+            "fewer order_by entries, filter terms, datasets or ids, or shorter values."
+        )
+    if kind in (Failure.RETRY, Failure.TRANSIENT):
+        log.warning("metadata database busy or unreachable, answering 503: %s", _cause(exc))
+        return TemporarilyUnavailable(
+            "The metadata database is busy or unreachable; retry the request."
+        )
+    return exc
 
 
 class Database:
@@ -111,20 +209,15 @@ class Database:
             try:
                 with opener() as conn:
                     return fn(conn)
-            except DataError as exc:
-                # A value the column cannot hold (out of range, bad encoding): the client's fault.
-                raise InvalidParameterValue(f"The database rejected a value: {exc.orig}") from exc
-            except OverflowError as exc:  # sqlite3 refuses integers beyond 64 bits itself
-                raise InvalidParameterValue(f"The database rejected a value: {exc}") from exc
-            except DBAPIError as exc:
-                retry = _is_transient(exc) or exc.connection_invalidated
-                if not retry or attempt == _RETRIES - 1:
-                    if retry or isinstance(exc, OperationalError):
-                        raise TemporarilyUnavailable(
-                            "The metadata database is busy or unreachable; retry the request."
-                        ) from exc
-                    raise
-                time.sleep(0.05 * (attempt + 1))
+            except (DBAPIError, sa.exc.TimeoutError, OverflowError) as exc:
+                if classify(exc) is Failure.RETRY and attempt < _RETRIES - 1:
+                    log.debug("retrying a transaction after: %s", _cause(exc))
+                    time.sleep(0.05 * (attempt + 1))
+                    continue
+                translated = translate(exc)
+                if translated is exc:
+                    raise  # the one error boundary answers 500 and logs it with the request id
+                raise translated from exc
         raise AssertionError("unreachable")
 
     def dispose(self) -> None:
