@@ -67,6 +67,7 @@ _UPKEEP_INTERVAL_S = 10.0
 
 async def _upkeep(ctx: Ctx) -> None:
     """Every few seconds: fresh planner statistics, and free memory handed back."""
+    reclaim = memory.Reclaimer()
     while True:
         await asyncio.sleep(_UPKEEP_INTERVAL_S)
         try:
@@ -77,8 +78,9 @@ async def _upkeep(ctx: Ctx) -> None:
             if analysed:
                 log.info("analysed %s", ", ".join(analysed))
         # A burst of large pages (a 1000-run search, a 100k-point history) leaves free memory
-        # inside malloc's heaps; hand it back so an idle worker's RSS comes down again.
-        await anyio.to_thread.run_sync(memory.give_back)
+        # inside malloc's heaps, and cycles the rare collections have not reached yet may
+        # hold more; free both so an idle worker's RSS comes down again.
+        await anyio.to_thread.run_sync(reclaim)
 
 
 def open_context(settings: Settings) -> Ctx:

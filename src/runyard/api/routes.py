@@ -20,7 +20,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from runyard import MLFLOW_COMPAT_VERSION
+from runyard import MLFLOW_COMPAT_VERSION, memory
 from runyard.api import artifacts, logged_models, ops, tracking
 from runyard.api import auth as auth_api
 from runyard.api import resources as on
@@ -243,11 +243,15 @@ def endpoint(row: Endpoint) -> Callable[[Request], Awaitable[Response]]:
         try:
             return await serve(row, request)
         except MlflowError as exc:
+            memory.forget_traceback(exc)  # its frames hold the request: free them now
             return error_response(exc)
-        except ClientDisconnect:  # hung up mid-body: no server error, and no one to answer
+        except ClientDisconnect as exc:  # hung up mid-body: no server error, no one to answer
+            memory.forget_traceback(exc)
             return Response(status_code=400)
         except Exception as exc:  # noqa: BLE001 - the one place unexpected errors are answered
-            return internal_error_response(request, exc)
+            response = internal_error_response(request, exc)  # logs the traceback
+            memory.forget_traceback(exc)
+            return response
 
     handler = row.rpc or row.stream
     call.__name__ = getattr(handler, "__name__", "endpoint")
