@@ -105,7 +105,10 @@ def _tune_gc() -> None:
     default gen-0 threshold (700) that triggers dozens of collections, some of them full ones
     over everything imported at start-up. Freezing moves the start-up objects out of the
     collector's view (and keeps forked workers' pages shared); the higher threshold makes
-    collections rarer. Reference cycles are still collected.
+    collections rarer. Cycles that reach the oldest generation could then wait long for a
+    full collection, so none may hold a request: the endpoint drops an answered error's
+    tracebacks, and the upkeep loop collects when the worker grew (runyard.memory; a full
+    collection of a warmed-up worker takes 1-8 ms).
     """
     gc.collect()
     gc.freeze()
