@@ -1,0 +1,412 @@
+"""What each route reads, so that generated requests get past the first checks.
+
+For every path of the route table (``runyard.api.routes``, without its ``/api`` or ``/ajax-api``
+mount) a :class:`Spec` names the message fields its handler and its resource read (in
+``api/tracking.py``, ``logged_models.py``, ``artifacts.py``, ``auth.py``, ``resources.py``) and
+how to make a plausible value for each: a real id of the fixture, an enum name, a near-valid
+filter. A route missing here fails ``test_every_route_has_a_spec``.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from tests.fuzz import gen
+from tests.fuzz.gen import Gen
+
+
+@dataclass
+class Targets:
+    """What generated requests may point at: ids and paths the fixture created."""
+
+    experiments: list[str]
+    names: list[str]
+    runs: list[str]
+    models: list[str]
+    artifacts: list[str]  # proxy paths ("<experiment>/<run>/artifacts/f.txt") and directories
+    run_files: list[str] = field(default_factory=lambda: ["", "f.txt", "d", "d/g.json"])
+    model_files: list[str] = field(default_factory=lambda: ["", "m.txt", "d"])
+    users: list[str] = field(default_factory=lambda: ["admin", "alice", "bob", "carol"])
+
+
+Kind = Callable[[Gen, Targets], Any]
+
+_JUNK_IDS = ["0", "-1", "1", "999999", "9" * 30, "abc", "1.5", " 1", "1 ", "0x1", "１"]
+_TAME_KEYS = ["m", "p", "t", "a.b", "loss", "x_y", "a/b"]
+
+# Each kind makes a value for one field. While ``g.tame`` is set it makes a plausible one (a
+# real id, a short name, a small number): a tame case is a valid request with one field gone
+# wrong, which reaches the services and the database rather than the first type check.
+
+
+def _real(attr: str) -> Kind:
+    """Mostly an id or path of the fixture; else one that does not exist, or anything at all."""
+
+    def make(g: Gen, t: Targets) -> Any:
+        real = getattr(t, attr)
+        roll = g.rng.random()
+        if real and (g.tame or roll < 0.65):
+            return g.pick(real)
+        if roll < 0.85:
+            return g.pick([*_JUNK_IDS, g.hex(), g.text(8)])
+        return g.json(1)
+
+    return make
+
+
+EXPERIMENT, RUN, MODEL, NAME = _real("experiments"), _real("runs"), _real("models"), _real("names")
+ARTIFACT, RUN_FILE, MODEL_FILE, USER = (
+    _real("artifacts"),
+    _real("run_files"),
+    _real("model_files"),
+    _real("users"),
+)
+
+
+def _text(g: Gen, t: Targets) -> Any:
+    if g.tame:
+        return g.word()
+    if g.chance(0.12):
+        return g.long_text()
+    return g.pick([g.text(), g.text(), g.pick(gen.ODD_STRINGS), g.json(1)])
+
+
+def _key(g: Gen, t: Targets) -> Any:
+    if g.tame:
+        return g.pick(_TAME_KEYS)
+    return g.pick([g.key(), g.key(), g.pick(gen.ODD_STRINGS), g.json(1)])
+
+
+def _int(g: Gen, t: Targets) -> Any:
+    if g.tame:
+        return g.pick([g.rng.randint(0, 100), 1_700_000_000_000 + g.rng.randint(0, 10**6)])
+    value = g.integer()
+    as_float = float(value) if abs(value) < 2**80 else value
+    return g.pick([value, value, str(value), as_float, g.leaf()])
+
+
+def _num(g: Gen, t: Targets) -> Any:
+    if g.tame:
+        return g.rng.uniform(-10, 10)
+    return g.pick([g.number(), g.number(), g.pick(gen.FLOAT_WORDS), g.leaf()])
+
+
+def _flag(g: Gen, t: Targets) -> Any:
+    if g.tame:
+        return g.pick([True, False])
+    return g.pick([True, False, "true", "false", "TRUE", "yes", 1, 0, None, g.text(4)])
+
+
+def enum(*names: str) -> Kind:
+    def make(g: Gen, t: Targets) -> Any:
+        if g.tame:
+            return g.pick(names)
+        return g.pick([*names, g.rng.randint(-2, len(names) + 2), g.text(6), g.leaf()])
+
+    return make
+
+
+def _page_token(g: Gen, t: Targets) -> Any:
+    if g.tame:
+        return base64.b64encode(json.dumps({"offset": g.rng.randint(0, 3)}).encode()).decode()
+    offset = g.pick([0, 1, -1, 2**63, 10**30, "1", None, 1.5])
+    token = {"offset": offset} if g.chance(0.7) else g.json(2)
+    raw = json.dumps(token).encode()
+    return g.pick([base64.b64encode(raw).decode(), raw.decode(), g.text(12), "=", g.leaf()])
+
+
+def filters(identifiers: list[str]) -> Kind:
+    def make(g: Gen, t: Targets) -> Any:
+        return gen.filter_string(g, identifiers) if g.tame or g.chance(0.9) else g.json(1)
+
+    return make
+
+
+def orderings(identifiers: list[str]) -> Kind:
+    def make(g: Gen, t: Targets) -> Any:
+        return gen.order_by(g, identifiers) if g.tame or g.chance(0.9) else g.json(1)
+
+    return make
+
+
+def many(item: Kind) -> Kind:
+    """A repeated field: a list of items (sometimes very long), or not a list at all."""
+
+    def make(g: Gen, t: Targets) -> Any:
+        if g.tame:
+            return [item(g, t) for _ in range(g.rng.randint(1, 3))]
+        return g.many(lambda: item(g, t)) if g.chance(0.85) else g.json(1)
+
+    return make
+
+
+def message(fields: dict[str, Kind]) -> Kind:
+    """A nested message: some of its fields, sometimes junk ones, sometimes not an object."""
+
+    def make(g: Gen, t: Targets) -> Any:
+        return structured(g, t, fields) if g.tame or g.chance(0.85) else g.json(2)
+
+    return make
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(p[:1].upper() + p[1:] for p in rest)
+
+
+def structured(g: Gen, t: Targets, fields: dict[str, Kind]) -> dict[str, Any]:
+    """Some of ``fields`` with plausible values (or any value), spelled as MLflow allows."""
+    if g.tame:
+        return {name: kind(g, t) for name, kind in fields.items() if g.chance(0.9)}
+    out: dict[str, Any] = {}
+    for name, kind in fields.items():
+        if not g.chance(0.75):
+            continue
+        value = kind(g, t) if g.chance(0.85) else g.json(2)
+        spelling = name
+        if "_" in name and g.chance(0.1):
+            spelling = _camel(name)
+            if g.chance(0.3):  # both spellings
+                out[name] = value
+        out[spelling] = value
+    if g.chance(0.15):
+        out[g.key()] = g.json(2)
+    if g.chance(0.03):
+        out[g.pick(list(fields) or ["x"])] = g.deep()
+    return out
+
+
+def near_valid(g: Gen, t: Targets, fields: dict[str, Kind]) -> dict[str, Any]:
+    """A plausible message with one field (at any depth of the top level) made hostile."""
+    g.tame = True
+    try:
+        out = structured(g, t, fields)
+    finally:
+        g.tame = False
+    if fields and g.chance(0.8):
+        name = g.pick(list(fields))
+        out[name] = fields[name](g, t)
+    return out
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A route's fields; ``raw``: its message is the query string alone (the body is bytes the
+    handler streams, or nothing); ``weight``: how many times the base number of cases."""
+
+    fields: dict[str, Kind] = field(default_factory=dict)
+    raw: bool = False
+    weight: int = 1
+
+
+KV = message({"key": _key, "value": _text})
+METRIC = message(
+    {
+        "key": _key,
+        "value": _num,
+        "timestamp": _int,
+        "step": _int,
+        "model_id": MODEL,
+        "dataset_name": _text,
+        "dataset_digest": _text,
+    }
+)
+DATASET_INPUT = message(
+    {
+        "dataset": message(
+            {
+                "name": _text,
+                "digest": _text,
+                "source_type": enum("local", "s3", "code"),
+                "source": _text,
+                "schema": _text,
+                "profile": _text,
+            }
+        ),
+        "tags": many(KV),
+    }
+)
+MODEL_ORDER = message(
+    {
+        "field_name": enum("name", "creation_timestamp", "metrics.m", "metrics.`a b`", "x.y"),
+        "ascending": _flag,
+        "dataset_name": _text,
+        "dataset_digest": _text,
+    }
+)
+PERMISSION = enum("READ", "EDIT", "MANAGE", "NO_PERMISSIONS", "read", "ADMIN")
+
+_EXPERIMENT_SEARCH = {
+    "max_results": _int,
+    "filter": filters(gen.EXPERIMENT_IDENTIFIERS),
+    "view_type": enum("ACTIVE_ONLY", "DELETED_ONLY", "ALL"),
+    "order_by": orderings(gen.EXPERIMENT_IDENTIFIERS),
+    "page_token": _page_token,
+}
+_RUN_FIELDS = {"run_id": RUN, "run_uuid": RUN}
+_METRIC_FIELDS = {
+    **_RUN_FIELDS,
+    "key": _key,
+    "value": _num,
+    "timestamp": _int,
+    "step": _int,
+    "model_id": MODEL,
+    "dataset_name": _text,
+    "dataset_digest": _text,
+}
+_PERMISSION_FIELDS = {"experiment_id": EXPERIMENT, "username": USER, "permission": PERMISSION}
+
+T = "/2.0/mlflow"
+A = "/2.0/mlflow-artifacts"
+LM = f"{T}/logged-models/{{model_id}}"
+
+SPECS: dict[str, Spec] = {
+    "/health": Spec(),
+    "/version": Spec(),
+    "/ready": Spec(),
+    "/metrics": Spec(),
+    "/3.0/mlflow/server-info": Spec(),
+    f"{T}/experiments/create": Spec(
+        {
+            "name": _text,
+            "artifact_location": enum("", "file:///etc", "s3://b/k", "../x", "mlflow-artifacts:/"),
+            "tags": many(KV),
+        }
+    ),
+    f"{T}/experiments/get": Spec({"experiment_id": EXPERIMENT}),
+    f"{T}/experiments/get-by-name": Spec({"experiment_name": NAME}),
+    f"{T}/experiments/search": Spec(_EXPERIMENT_SEARCH, weight=3),
+    f"{T}/experiments/update": Spec({"experiment_id": EXPERIMENT, "new_name": _text}),
+    f"{T}/experiments/delete": Spec({"experiment_id": EXPERIMENT}),
+    f"{T}/experiments/restore": Spec({"experiment_id": EXPERIMENT}),
+    f"{T}/experiments/set-experiment-tag": Spec(
+        {"experiment_id": EXPERIMENT, "key": _key, "value": _text}
+    ),
+    f"{T}/experiments/delete-experiment-tag": Spec({"experiment_id": EXPERIMENT, "key": _key}),
+    f"{T}/runs/create": Spec(
+        {
+            "experiment_id": EXPERIMENT,
+            "user_id": _text,
+            "run_name": _text,
+            "start_time": _int,
+            "tags": many(KV),
+        }
+    ),
+    f"{T}/runs/get": Spec(_RUN_FIELDS),
+    f"{T}/runs/update": Spec(
+        {
+            **_RUN_FIELDS,
+            "status": enum("RUNNING", "SCHEDULED", "FINISHED", "FAILED", "KILLED"),
+            "end_time": _int,
+            "run_name": _text,
+        }
+    ),
+    f"{T}/runs/delete": Spec({"run_id": RUN}),
+    f"{T}/runs/restore": Spec({"run_id": RUN}),
+    f"{T}/runs/search": Spec(
+        {
+            "experiment_ids": many(EXPERIMENT),
+            "filter": filters(gen.RUN_IDENTIFIERS),
+            "run_view_type": enum("ACTIVE_ONLY", "DELETED_ONLY", "ALL"),
+            "max_results": _int,
+            "order_by": orderings(gen.RUN_IDENTIFIERS),
+            "page_token": _page_token,
+        },
+        weight=4,
+    ),
+    f"{T}/runs/log-metric": Spec(_METRIC_FIELDS, weight=2),
+    f"{T}/runs/log-parameter": Spec({**_RUN_FIELDS, "key": _key, "value": _text}),
+    f"{T}/runs/set-tag": Spec({**_RUN_FIELDS, "key": _key, "value": _text}),
+    f"{T}/runs/delete-tag": Spec({"run_id": RUN, "key": _key}),
+    f"{T}/runs/log-batch": Spec(
+        {"run_id": RUN, "metrics": many(METRIC), "params": many(KV), "tags": many(KV)}, weight=2
+    ),
+    f"{T}/runs/log-inputs": Spec(
+        {
+            "run_id": RUN,
+            "datasets": many(DATASET_INPUT),
+            "models": many(message({"model_id": MODEL})),
+        }
+    ),
+    f"{T}/runs/outputs": Spec(
+        {"run_id": RUN, "models": many(message({"model_id": MODEL, "step": _int}))}
+    ),
+    f"{T}/metrics/get-history": Spec(
+        {**_RUN_FIELDS, "metric_key": _key, "max_results": _int, "page_token": _page_token}
+    ),
+    f"{T}/metrics/get-history-bulk-interval": Spec(
+        {
+            "run_ids": many(RUN),
+            "metric_key": _key,
+            "start_step": _int,
+            "end_step": _int,
+            "max_results": _int,
+        }
+    ),
+    f"{T}/metrics/get-history-bulk": Spec(
+        {"run_id": many(RUN), "metric_key": _key, "max_results": _int}
+    ),
+    f"{T}/logged-models": Spec(
+        {
+            "experiment_id": EXPERIMENT,
+            "name": _text,
+            "model_type": _text,
+            "source_run_id": RUN,
+            "params": many(KV),
+            "tags": many(KV),
+        }
+    ),
+    f"{T}/logged-models/search": Spec(
+        {
+            "experiment_ids": many(EXPERIMENT),
+            "filter": filters(gen.MODEL_IDENTIFIERS),
+            "datasets": many(message({"dataset_name": _text, "dataset_digest": _text})),
+            "max_results": _int,
+            "order_by": many(MODEL_ORDER),
+            "page_token": _page_token,
+        },
+        weight=4,
+    ),
+    LM: Spec(
+        {
+            "model_id": MODEL,
+            "allow_deleted": _flag,
+            "status": enum(
+                "LOGGED_MODEL_PENDING", "LOGGED_MODEL_READY", "LOGGED_MODEL_UPLOAD_FAILED"
+            ),
+        }
+    ),
+    f"{LM}/tags": Spec({"tags": many(KV)}),
+    f"{LM}/tags/{{tag_key}}": Spec(),
+    f"{LM}/params": Spec({"model_id": MODEL, "params": many(KV)}),
+    f"{LM}/artifacts/directories": Spec({"artifact_directory_path": MODEL_FILE}),
+    f"{LM}/artifacts/files": Spec({"artifact_file_path": MODEL_FILE}),
+    f"{T}/artifacts/list": Spec({**_RUN_FIELDS, "path": RUN_FILE, "page_token": _page_token}),
+    "/get-artifact": Spec({**_RUN_FIELDS, "path": RUN_FILE}),
+    f"{A}/artifacts": Spec({"path": ARTIFACT}, raw=True),
+    f"{A}/artifacts/{{path:path}}": Spec(raw=True, weight=2),
+    f"{A}/mpu/create/{{path:path}}": Spec({"path": RUN_FILE, "num_parts": _int}),
+    f"{A}/mpu/complete/{{path:path}}": Spec(
+        {
+            "path": RUN_FILE,
+            "upload_id": _text,
+            "parts": many(message({"part_number": _int, "etag": _text})),
+        }
+    ),
+    f"{A}/mpu/abort/{{path:path}}": Spec({"path": RUN_FILE, "upload_id": _text}),
+    f"{A}/mpu/part/{{upload_id}}/{{number:int}}": Spec({"path": ARTIFACT}, raw=True),
+    f"{T}/users/current": Spec(),
+    f"{T}/experiments/permissions/create": Spec(_PERMISSION_FIELDS),
+    f"{T}/experiments/permissions/get": Spec(_PERMISSION_FIELDS),
+    f"{T}/experiments/permissions/update": Spec(_PERMISSION_FIELDS),
+    f"{T}/experiments/permissions/delete": Spec(_PERMISSION_FIELDS),
+}
+
+# For a route this table does not know yet: every field name above, with its kind.
+ANY_FIELDS: dict[str, Kind] = {
+    name: kind for spec in SPECS.values() for name, kind in spec.fields.items()
+}
