@@ -104,6 +104,15 @@ class _World:
                 self.put(f"{root}/{name}", b"fuzz target " + name.encode())
             self.t.artifacts += [f"{root}/{name}" for name in files] + [root, f"{root}/d"]
         self.t.artifacts.append(eid)
+        root = info["artifact_uri"].removeprefix("mlflow-artifacts:/").strip("/")
+        upload = _ok(
+            self.http.post(
+                f"/api/2.0/mlflow-artifacts/mpu/create/{root}",
+                json={"path": "local/big.bin", "num_parts": 2},
+            )
+        )
+        self.t.uploads.append(str(upload["upload_id"]))
+        self.t.artifacts.append(f"{root}/big.bin")
         return eid
 
     def close(self) -> None:

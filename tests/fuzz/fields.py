@@ -28,9 +28,10 @@ class Targets:
     runs: list[str]
     models: list[str]
     artifacts: list[str]  # proxy paths ("<experiment>/<run>/artifacts/f.txt") and directories
-    run_files: list[str] = field(default_factory=lambda: ["", "f.txt", "d", "d/g.json"])
+    run_files: list[str] = field(default_factory=lambda: ["", "f.txt", "d", "d/g.json", "big.bin"])
     model_files: list[str] = field(default_factory=lambda: ["", "m.txt", "d"])
     users: list[str] = field(default_factory=lambda: ["admin", "alice", "bob", "carol"])
+    uploads: list[str] = field(default_factory=list)  # multipart upload ids
 
 
 Kind = Callable[[Gen, Targets], Any]
@@ -65,6 +66,7 @@ ARTIFACT, RUN_FILE, MODEL_FILE, USER = (
     _real("model_files"),
     _real("users"),
 )
+UPLOAD = _real("uploads")
 
 
 def _text(g: Gen, t: Targets) -> Any:
@@ -81,9 +83,13 @@ def _key(g: Gen, t: Targets) -> Any:
     return g.pick([g.key(), g.key(), g.pick(gen.ODD_STRINGS), g.json(1)])
 
 
+def _time(g: Gen, t: Targets) -> Any:
+    return 1_700_000_000_000 + g.rng.randint(0, 10**6) if g.tame else _int(g, t)
+
+
 def _int(g: Gen, t: Targets) -> Any:
     if g.tame:
-        return g.pick([g.rng.randint(0, 100), 1_700_000_000_000 + g.rng.randint(0, 10**6)])
+        return g.rng.randint(1, 100)
     value = g.integer()
     as_float = float(value) if abs(value) < 2**80 else value
     return g.pick([value, value, str(value), as_float, g.leaf()])
@@ -111,8 +117,8 @@ def enum(*names: str) -> Kind:
 
 
 def _page_token(g: Gen, t: Targets) -> Any:
-    if g.tame:
-        return base64.b64encode(json.dumps({"offset": g.rng.randint(0, 3)}).encode()).decode()
+    if g.tame:  # a real token must echo its request (logged models): none at all
+        return ""
     offset = g.pick([0, 1, -1, 2**63, 10**30, "1", None, 1.5])
     token = {"offset": offset} if g.chance(0.7) else g.json(2)
     raw = json.dumps(token).encode()
@@ -121,6 +127,8 @@ def _page_token(g: Gen, t: Targets) -> Any:
 
 def filters(identifiers: list[str]) -> Kind:
     def make(g: Gen, t: Targets) -> Any:
+        if g.tame and g.chance(0.5):
+            return ""  # no filter: the rest of a tame search decides the answer
         return gen.filter_string(g, identifiers) if g.tame or g.chance(0.9) else g.json(1)
 
     return make
@@ -128,6 +136,8 @@ def filters(identifiers: list[str]) -> Kind:
 
 def orderings(identifiers: list[str]) -> Kind:
     def make(g: Gen, t: Targets) -> Any:
+        if g.tame and g.chance(0.5):
+            return []
         return gen.order_by(g, identifiers) if g.tame or g.chance(0.9) else g.json(1)
 
     return make
@@ -161,7 +171,7 @@ def _camel(name: str) -> str:
 def structured(g: Gen, t: Targets, fields: dict[str, Kind]) -> dict[str, Any]:
     """Some of ``fields`` with plausible values (or any value), spelled as MLflow allows."""
     if g.tame:
-        return {name: kind(g, t) for name, kind in fields.items() if g.chance(0.9)}
+        return {name: kind(g, t) for name, kind in fields.items()}
     out: dict[str, Any] = {}
     for name, kind in fields.items():
         if not g.chance(0.75):
@@ -208,7 +218,7 @@ METRIC = message(
     {
         "key": _key,
         "value": _num,
-        "timestamp": _int,
+        "timestamp": _time,
         "step": _int,
         "model_id": MODEL,
         "dataset_name": _text,
@@ -252,7 +262,7 @@ _METRIC_FIELDS = {
     **_RUN_FIELDS,
     "key": _key,
     "value": _num,
-    "timestamp": _int,
+    "timestamp": _time,
     "step": _int,
     "model_id": MODEL,
     "dataset_name": _text,
@@ -292,7 +302,7 @@ SPECS: dict[str, Spec] = {
             "experiment_id": EXPERIMENT,
             "user_id": _text,
             "run_name": _text,
-            "start_time": _int,
+            "start_time": _time,
             "tags": many(KV),
         }
     ),
@@ -301,7 +311,7 @@ SPECS: dict[str, Spec] = {
         {
             **_RUN_FIELDS,
             "status": enum("RUNNING", "SCHEDULED", "FINISHED", "FAILED", "KILLED"),
-            "end_time": _int,
+            "end_time": _time,
             "run_name": _text,
         }
     ),
@@ -389,15 +399,15 @@ SPECS: dict[str, Spec] = {
     "/get-artifact": Spec({**_RUN_FIELDS, "path": RUN_FILE}),
     f"{A}/artifacts": Spec({"path": ARTIFACT}, raw=True),
     f"{A}/artifacts/{{path:path}}": Spec(raw=True, weight=2),
-    f"{A}/mpu/create/{{path:path}}": Spec({"path": RUN_FILE, "num_parts": _int}),
+    f"{A}/mpu/create/{{path:path}}": Spec({"path": _text, "num_parts": _int}),
     f"{A}/mpu/complete/{{path:path}}": Spec(
         {
             "path": RUN_FILE,
-            "upload_id": _text,
+            "upload_id": UPLOAD,
             "parts": many(message({"part_number": _int, "etag": _text})),
         }
     ),
-    f"{A}/mpu/abort/{{path:path}}": Spec({"path": RUN_FILE, "upload_id": _text}),
+    f"{A}/mpu/abort/{{path:path}}": Spec({"path": RUN_FILE, "upload_id": UPLOAD}),
     f"{A}/mpu/part/{{upload_id}}/{{number:int}}": Spec({"path": ARTIFACT}, raw=True),
     f"{T}/users/current": Spec(),
     f"{T}/experiments/permissions/create": Spec(_PERMISSION_FIELDS),

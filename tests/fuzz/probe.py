@@ -98,6 +98,8 @@ def _segment(g: Gen, t: spec.Targets, name: str, converter: str | None) -> str:
         value = spec.ARTIFACT(g, t)
     elif name == "model_id":
         value = spec.MODEL(g, t)
+    elif name == "upload_id":
+        value = spec.UPLOAD(g, t)
     else:
         value = g.pick([g.key(), g.text(), g.hex()])
     text = value if isinstance(value, str) else json.dumps(value)

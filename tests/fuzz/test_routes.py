@@ -36,7 +36,7 @@ from tests.fuzz.probe import Case
 pytestmark = pytest.mark.integration
 
 SEED = os.environ.get("RUNYARD_FUZZ_SEED", "runyard-fuzz-1")
-CASES = int(os.environ.get("RUNYARD_FUZZ_CASES", "10"))
+CASES = int(os.environ.get("RUNYARD_FUZZ_CASES", "20"))
 ONLY = os.environ.get("RUNYARD_FUZZ_ROUTE", "")
 WARM_UP_CASES = 2
 REQUEST_TIMEOUT_S = 20.0  # far above any answer that is fine; a slower one is a finding
@@ -310,6 +310,10 @@ def test_fuzz_every_route(fuzz_server: FuzzServer) -> None:
         stopped = run.fuzz(table, CASES, SEED)
     if stopped is None:
         for route, case in heavy(Gen(f"{SEED}:heavy"), table, fz.targets):
+            if time.monotonic() > run.deadline:
+                break
+            if fz.authorization:
+                case.headers["Authorization"] = fz.authorization
             run.try_case(route, case)
         stopped = run.alive()
     elapsed = time.monotonic() - started
