@@ -6,8 +6,8 @@ filled in) a fixed number of generated requests (``fields.py`` says what each ro
 SQLite and PostgreSQL, with auth off and on (as a user with some grants, and as admin). It fails
 on any 5xx, on an error answer that is not MLflow's error JSON, on a server that stops answering
 or exits, on "Task was destroyed but it is pending!" in its log, and on memory that does not
-come back: the worker's RSS after the run, given up to 30 s of idling, must be within 64 MB of
-where it was after the warm-up.
+come back: after the cases and a few searches with filters of megabytes, the worker's RSS,
+given up to 30 s of idling, must be within 64 MB of where it was after the warm-up.
 
 Deterministic: the seed (``RUNYARD_FUZZ_SEED``) and the route give every case; a failure prints
 both and the request itself. ``RUNYARD_FUZZ_CASES`` sets the cases per route and mount,
