@@ -215,6 +215,15 @@ def parse_experiment_id(experiment_id: object) -> int:
         ) from None
 
 
+def validate_artifact_location_text(location: str) -> None:
+    """Before a location is resolved as a path: no NUL or other control character, which no
+    file system or URI can hold (MLflow fails on them with a 500)."""
+    if any(ord(ch) < 32 or ch == "\x7f" for ch in location):
+        raise InvalidParameterValue(
+            f"Invalid artifact location {location!r}: it contains a control character."
+        )
+
+
 def validate_artifact_location(location: str) -> None:
     if location.startswith("runs:"):
         raise InvalidParameterValue(

@@ -25,8 +25,10 @@ def _resolve_location(location: str) -> str:
 
 def create(ctx: Ctx, name: str, artifact_location: str | None, tags: Sequence[Tag]) -> int:
     validation.validate_experiment_name(name)
-    location = _resolve_location(artifact_location) if artifact_location else None
-    if location:
+    location = None
+    if artifact_location:
+        validation.validate_artifact_location_text(artifact_location)
+        location = _resolve_location(artifact_location)
         validation.validate_artifact_location(location)
     for tag in tags:
         validation.validate_experiment_tag(tag)
