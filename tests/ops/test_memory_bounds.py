@@ -32,6 +32,7 @@ import pytest
 from starlette.applications import Starlette
 from starlette.routing import Route
 
+from runyard import memory
 from runyard.errors import InvalidParameterValue
 from tests.auth.conftest import PASSWORDS, auth_server, backend_uri
 from tests.servers import ServerProcess, runyard_server
@@ -239,3 +240,16 @@ def test_an_answered_error_lets_go_of_its_frames_without_a_collection(
         assert held and held[0]() is None
     finally:
         gc.enable()
+
+
+def test_the_upkeep_collects_only_when_the_worker_grew() -> None:
+    reclaim = memory.Reclaimer(growth=64 * MB)
+    assert reclaim() is False  # an idle worker never pays for a collection
+    grown = b"g" * (100 * MB)
+    assert reclaim() is True
+    assert reclaim() is False  # measured from the size after the last collection
+    high = reclaim.settled
+    del grown
+    assert reclaim() is False
+    assert high is not None and reclaim.settled is not None
+    assert reclaim.settled < high - 50 * MB  # shrinking lowers the mark growth is measured from
