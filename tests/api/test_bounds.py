@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.auth.conftest import PASSWORDS, auth_server, backend_uri
+from tests.auth.conftest import BACKENDS_AND_AUTH, PASSWORDS, auth_server, backend_uri
 from tests.integration.livesrv import environment
 from tests.servers import ServerProcess, runyard_server
 
@@ -58,13 +58,7 @@ class Server:
 
 @pytest.fixture(
     scope="module",
-    params=[
-        ("sqlite", False),
-        ("sqlite", True),
-        pytest.param(("postgres", False), marks=pytest.mark.postgres),
-        pytest.param(("postgres", True), marks=pytest.mark.postgres),
-    ],
-    ids=lambda p: f"{p[0]}-auth-{'on' if p[1] else 'off'}",
+    params=BACKENDS_AND_AUTH,
 )
 def server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory

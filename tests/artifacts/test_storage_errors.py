@@ -32,7 +32,7 @@ from runyard.errors import InvalidParameterValue, MlflowError
 from runyard.settings import Settings
 from tests.artifacts.disks import everything_under, fill, small_disk
 from tests.artifacts.services import Sshd, need
-from tests.auth.conftest import PASSWORDS, backend_uri, cli, ok
+from tests.auth.conftest import BACKENDS_AND_AUTH, PASSWORDS, backend_uri, cli, ok
 
 MiB = 1024 * 1024
 
@@ -157,13 +157,6 @@ PIECE = 256 * 1024
 LIMIT = 24 * MiB  # max_artifact_bytes: more than the 8 MiB read-ahead buffer
 PROXY = "/api/2.0/mlflow-artifacts/artifacts"
 
-COMBOS = [
-    pytest.param(("sqlite", False), id="sqlite"),
-    pytest.param(("sqlite", True), id="sqlite-auth"),
-    pytest.param(("postgres", False), id="postgres", marks=pytest.mark.postgres),
-    pytest.param(("postgres", True), id="postgres-auth", marks=pytest.mark.postgres),
-]
-
 
 @dataclass
 class App:
@@ -172,7 +165,7 @@ class App:
     disk: Path  # experiment 2's directory under the destination: a 2 MiB tmpfs
 
 
-@pytest.fixture(scope="module", params=COMBOS)
+@pytest.fixture(scope="module", params=BACKENDS_AND_AUTH)
 def app(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
     backend, auth = request.param
     workdir = tmp_path_factory.mktemp(f"uploads-{backend}")

@@ -50,6 +50,16 @@ def backend_uri(backend: str, workdir: Path) -> Iterator[str]:
 
 
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+# (backend, auth on?): for what must hold on both databases, with auth on and off
+BACKENDS_AND_AUTH = [
+    pytest.param(
+        (backend, auth),
+        id=f"{backend}-auth-{'on' if auth else 'off'}",
+        marks=[pytest.mark.postgres] if backend == "postgres" else [],
+    )
+    for backend in ("sqlite", "postgres")
+    for auth in (False, True)
+]
 
 
 @pytest.fixture(params=BACKENDS)

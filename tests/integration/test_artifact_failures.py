@@ -24,7 +24,7 @@ import mlflow
 import pytest
 
 from tests.artifacts.disks import everything_under, fill, small_disk
-from tests.auth.conftest import PASSWORDS, backend_uri, cli, ok
+from tests.auth.conftest import BACKENDS_AND_AUTH, PASSWORDS, backend_uri, cli, ok
 from tests.servers import ServerProcess, runyard_server
 
 PROXY = "/api/2.0/mlflow-artifacts/artifacts"
@@ -32,13 +32,6 @@ DISK = 64 * 1024 * 1024  # tmpfs takes memory only for what is written
 LIMIT = 24 * 1024 * 1024  # the server's max_artifact_bytes: more than a read-ahead buffer
 ADMIN = ("admin", PASSWORDS["admin"])
 DESTROYED = "Task was destroyed but it is pending"
-
-COMBOS = [
-    pytest.param(("sqlite", False), id="sqlite"),
-    pytest.param(("sqlite", True), id="sqlite-auth"),
-    pytest.param(("postgres", False), id="postgres", marks=pytest.mark.postgres),
-    pytest.param(("postgres", True), id="postgres-auth", marks=pytest.mark.postgres),
-]
 
 
 @dataclass
@@ -58,7 +51,7 @@ class Site:
         return self.server.log.read_text(errors="replace")
 
 
-@pytest.fixture(scope="module", params=COMBOS)
+@pytest.fixture(scope="module", params=BACKENDS_AND_AUTH)
 def site(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Site]:
