@@ -78,8 +78,8 @@ def resident_bytes() -> int | None:
 
 
 class Reclaimer:
-    """What the upkeep loop does for memory every few seconds; it remembers the size the
-    process had after its last collection."""
+    """What the upkeep loop does for memory every few seconds. It remembers the smallest size
+    the process had after a trim since its last collection, and measures growth from there."""
 
     def __init__(self, growth: int = COLLECT_AFTER_GROWTH) -> None:
         self.growth = growth
@@ -87,11 +87,12 @@ class Reclaimer:
 
     def __call__(self) -> bool:
         """Collect if the process grew, then hand free pages back; True if it collected."""
-        now = resident_bytes()
-        grew = now is None or self.settled is None or now - self.settled > self.growth
+        before = resident_bytes()
+        grew = before is None or self.settled is None or before - self.settled > self.growth
         if grew:
             gc.collect()
         give_back()
-        if grew or (now is not None and self.settled is not None and now < self.settled):
-            self.settled = resident_bytes()
+        after = resident_bytes()
+        if grew or (after is not None and self.settled is not None and after < self.settled):
+            self.settled = after
         return grew
