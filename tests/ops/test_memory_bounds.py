@@ -34,7 +34,7 @@ from starlette.routing import Route
 
 from runyard import memory
 from runyard.errors import InvalidParameterValue
-from tests.auth.conftest import PASSWORDS, auth_server, backend_uri
+from tests.auth.conftest import BACKENDS_AND_AUTH, PASSWORDS, auth_server, backend_uri
 from tests.servers import ServerProcess, runyard_server
 
 API = "/api/2.0/mlflow"
@@ -61,21 +61,14 @@ class Server:
         return int(line.split()[1]) * 1024
 
 
-COMBINATIONS = [
-    pytest.param((backend, mode), id=f"{backend}-{mode}", marks=marks)
-    for backend, marks in (("sqlite", ()), ("postgres", pytest.mark.postgres))
-    for mode in ("auth", "no-auth")
-]
-
-
-@pytest.fixture(scope="module", params=COMBINATIONS)
+@pytest.fixture(scope="module", params=BACKENDS_AND_AUTH)
 def server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Server]:
-    backend, mode = request.param
-    workdir = tmp_path_factory.mktemp(f"memory-{backend}-{mode}")
+    backend, auth_on = request.param
+    workdir = tmp_path_factory.mktemp(f"memory-{backend}-{'auth' if auth_on else 'open'}")
     with ExitStack() as stack:
-        if mode == "auth":
+        if auth_on:
             srv = stack.enter_context(auth_server(backend, workdir))
             process, client = srv.server, srv.client("admin")
             basic = base64.b64encode(f"admin:{PASSWORDS['admin']}".encode()).decode()
