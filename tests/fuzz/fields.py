@@ -214,17 +214,16 @@ class Spec:
 
 
 KV = message({"key": _key, "value": _text})
-METRIC = message(
-    {
-        "key": _key,
-        "value": _num,
-        "timestamp": _time,
-        "step": _int,
-        "model_id": MODEL,
-        "dataset_name": _text,
-        "dataset_digest": _text,
-    }
-)
+_METRIC = {
+    "key": _key,
+    "value": _num,
+    "timestamp": _time,
+    "step": _int,
+    "model_id": MODEL,
+    "dataset_name": _text,
+    "dataset_digest": _text,
+}
+METRIC = message(_METRIC)  # one of log-batch's metrics; log-metric's body adds the run
 DATASET_INPUT = message(
     {
         "dataset": message(
@@ -258,16 +257,7 @@ _EXPERIMENT_SEARCH = {
     "page_token": _page_token,
 }
 _RUN_FIELDS = {"run_id": RUN, "run_uuid": RUN}
-_METRIC_FIELDS = {
-    **_RUN_FIELDS,
-    "key": _key,
-    "value": _num,
-    "timestamp": _time,
-    "step": _int,
-    "model_id": MODEL,
-    "dataset_name": _text,
-    "dataset_digest": _text,
-}
+_METRIC_FIELDS = {**_RUN_FIELDS, **_METRIC}
 _PERMISSION_FIELDS = {"experiment_id": EXPERIMENT, "username": USER, "permission": PERMISSION}
 
 T = "/2.0/mlflow"
