@@ -11,8 +11,8 @@ Set-valued parts of MLflow's messages (valid keys, valid comparators) print in a
 order there; here they print in a fixed order, which is one of the orders MLflow can print.
 
 One module per grammar: ``lexer`` (the tokenizer's rules and groups every grammar parses with),
-``terms`` (what a parsed filter is made of), ``runs``, ``experiments``, ``logged_models``, and
-``tokens`` (offset page tokens).
+``terms`` (what a parsed filter is made of), ``runs``, ``experiments``, ``logged_models``,
+``registry`` (registered models and model versions), and ``tokens`` (offset page tokens).
 """
 
 from __future__ import annotations
@@ -27,6 +27,12 @@ from runyard.domain.search.logged_models import (
     encode_logged_model_token,
     parse_logged_model_filter,
     parse_logged_model_order_by,
+)
+from runyard.domain.search.registry import (
+    parse_model_version_filter,
+    parse_model_version_order_by,
+    parse_registered_model_filter,
+    parse_registered_model_order_by,
 )
 from runyard.domain.search.runs import parse_run_filter, parse_run_order_by, parse_run_search
 from runyard.domain.search.terms import Comparison, Entity, OrderKey, Value
@@ -50,6 +56,10 @@ __all__ = [
     "parse_experiment_order_by",
     "parse_logged_model_filter",
     "parse_logged_model_order_by",
+    "parse_model_version_filter",
+    "parse_model_version_order_by",
+    "parse_registered_model_filter",
+    "parse_registered_model_order_by",
     "parse_run_filter",
     "parse_run_order_by",
     "parse_run_search",
