@@ -374,3 +374,31 @@ def test_default_permission_applies_without_a_grant(tmp_path: Path) -> None:
             metric = {"experiment_id": "0"}
             _assert_error(carol.post(f"{API}/runs/create", json=metric), 403, "PERMISSION_DENIED")
         assert PASSWORDS["carol"]
+
+
+def test_the_registry_is_decided_by_the_default_permission(tmp_path: Path) -> None:
+    """Registered models have no grants yet: every user may do what the default allows, on
+    every model alike; administrators anything."""
+    rm = f"{API}/registered-models"
+    with (
+        auth_server("sqlite", tmp_path, default_permission="READ") as srv,
+        srv.client("admin") as admin,
+        srv.client("carol") as carol,
+    ):
+        made = _json(admin.post(f"{rm}/create", json={"name": "shared"}))
+        assert made["registered_model"]["name"] == "shared"
+        got = _json(carol.get(f"{rm}/get", params={"name": "shared"}))
+        assert got["registered_model"]["name"] == "shared"
+        found = _json(carol.get(f"{rm}/search", params={"filter": "name = 'shared'"}))
+        assert [m["name"] for m in found["registered_models"]] == ["shared"]
+        for method, path, body in (
+            ("POST", f"{rm}/create", {"name": "mine"}),
+            ("PATCH", f"{rm}/update", {"name": "shared", "description": "x"}),
+            ("DELETE", f"{rm}/delete", {"name": "shared"}),
+        ):
+            refused = carol.request(method, path, json=body)
+            _assert_error(refused, 403, "PERMISSION_DENIED")
+            assert "needs" in refused.json()["message"]
+        missing = carol.get(f"{rm}/get", params={"name": "nope"})
+        _assert_error(missing, 404, "RESOURCE_DOES_NOT_EXIST")
+        assert _json(admin.get(f"{rm}/get", params={"name": "shared"}))

@@ -108,7 +108,29 @@ def test_every_targeted_rule_names_its_resource_kind() -> None:
         "Model",
         "Artifact",
         "MultipartFile",
+        "RegisteredModel",
     }
+
+
+def test_registry_rows_are_decided_by_the_default_permission() -> None:
+    """Until registered models have grants, every registry route is decided by the server's
+    default permission (one rule, services/auth.Authoriser.check_registry): reads need READ,
+    writes EDIT, deletes of models, versions, version tags and aliases MANAGE, as MLflow's
+    auth asks on a model."""
+    rows = [
+        r
+        for r in routes.endpoints(True)
+        if "/registered-models/" in r.path or "/model-versions/" in r.path
+    ]
+    assert len(rows) == 22
+    for row in rows:
+        assert row.rule.on.access is Access.REGISTRY, row.path
+        if row.method == "GET":
+            assert row.rule.needs is Permission.READ, row.path
+        elif row.method == "DELETE" and not row.path.endswith("/registered-models/delete-tag"):
+            assert row.rule.needs is Permission.MANAGE, row.path
+        elif not row.path.endswith("/get-latest-versions"):
+            assert row.rule.needs is Permission.EDIT, (row.method, row.path)
 
 
 def test_auth_endpoints_exist_only_with_auth() -> None:

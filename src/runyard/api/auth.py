@@ -43,6 +43,9 @@ REALM = "runyard"
 Json = dict[str, Any]
 Handler = Callable[[Ctx, Message, Any], Json]
 
+# the accesses decided on the parsed resource (the others are decided at admission)
+_DECIDED_HERE = (Access.TARGET, Access.REGISTRY)
+
 # argon2 takes 64 MiB a check: bound how many run at once
 _CONCURRENT_LOGINS = 4
 
@@ -104,7 +107,7 @@ class Gate:
         return who
 
     def must_check(self, who: Principal | None, on: Resource[Any]) -> bool:
-        return who is not None and not who.is_admin and on.access is Access.TARGET
+        return who is not None and not who.is_admin and on.access in _DECIDED_HERE
 
     def check(
         self, who: Principal | None, needs: Permission, on: Resource[Any], value: Any
@@ -114,6 +117,10 @@ class Gate:
         if who is None or not self.must_check(who, on):
             return
         target = on.target(value)
+        if on.access is Access.REGISTRY:
+            names = target.registered_models if target is not None else ()
+            self.authoriser.check_registry(who, needs, names)
+            return
         if target is None:  # names no experiment: administrators only
             raise denied(who.username, needs, None)
         self.authoriser.check(who, needs, target)

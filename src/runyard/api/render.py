@@ -11,7 +11,9 @@ from runyard.domain.entities import (
     Experiment,
     LoggedModel,
     Metric,
+    ModelVersion,
     Param,
+    RegisteredModel,
     Run,
     RunInfo,
     Tag,
@@ -167,6 +169,52 @@ def logged_model(m: LoggedModel) -> dict[str, Any]:
     if m.metrics:
         data["metrics"] = [_model_metric(x) for x in m.metrics]
     return {"info": info, "data": data}
+
+
+def model_version(v: ModelVersion) -> dict[str, Any]:
+    """A ModelVersion as MLflow's entity renders it: NULL columns omitted, an empty
+    description or run link kept (MLflow stores them), an empty status message dropped."""
+    out: dict[str, Any] = _compact(
+        {
+            "name": v.name,
+            "version": str(v.version),
+            "creation_timestamp": v.creation_timestamp,
+            "last_updated_timestamp": v.last_updated_timestamp,
+            "user_id": v.user_id,
+            "current_stage": v.current_stage,
+            "description": v.description,
+            "source": v.source,
+            "run_id": v.run_id,
+            "status": v.status,
+            "status_message": v.status_message or None,
+        }
+    )
+    if v.tags:
+        out["tags"] = tags(v.tags)
+    if v.run_link is not None:
+        out["run_link"] = v.run_link
+    if v.aliases:
+        out["aliases"] = list(v.aliases)
+    return out
+
+
+def registered_model(m: RegisteredModel) -> dict[str, Any]:
+    """A RegisteredModel: an empty description and a zero last-update time are omitted, as
+    MLflow's entity omits falsy ones."""
+    out: dict[str, Any] = {"name": m.name}
+    if m.creation_timestamp is not None:
+        out["creation_timestamp"] = m.creation_timestamp
+    if m.last_updated_timestamp:
+        out["last_updated_timestamp"] = m.last_updated_timestamp
+    if m.description:
+        out["description"] = m.description
+    if m.latest_versions:
+        out["latest_versions"] = [model_version(v) for v in m.latest_versions]
+    if m.tags:
+        out["tags"] = tags(m.tags)
+    if m.aliases:
+        out["aliases"] = [{"alias": a.alias, "version": str(a.version)} for a in m.aliases]
+    return out
 
 
 def page(field: str, items: list[Any], token: str | None) -> dict[str, Any]:

@@ -30,6 +30,10 @@ class Access(enum.Enum):
     NEW_EXPERIMENT = "new-experiment"  # any user; the creator gets MANAGE on what they create
     READABLE = "readable"  # any user; the answer keeps only experiments they may read
     TARGET = "target"  # the permission on the experiment(s) the resource resolves to
+    # The model registry: the server's default permission, for every model alike (admins
+    # always), until registered models have grants of their own. The rule is one function,
+    # services/auth.Authoriser.check_registry; create makes no grant.
+    REGISTRY = "registry"
 
 
 class Resource(Generic[T]):
@@ -208,3 +212,26 @@ MULTIPART_FILE = MultipartFile()
 MODEL = Model()
 MODEL_FINALIZED = Model(_Where.MESSAGE)  # finalize: the body's id
 MODEL_PARAMS = Model(body_too=True)  # log-params: the URL's id, the body's required
+
+
+@dataclass(frozen=True, slots=True)
+class RegisteredModel(Resource[str]):
+    """A registered model, by the message's ``name`` (query string for GET, else the JSON
+    body). ``required=False``: a route whose handler MLflow runs without a required-field
+    check (get-download-uri), so a missing name reaches the name rule."""
+
+    required: bool = True
+    access = Access.REGISTRY
+
+    def parse(self, msg: Message) -> str:
+        if self.required:
+            return msg.req_text("name")
+        return msg.text("name") or ""
+
+    def target(self, value: str) -> Target:
+        return Target(registered_models=[value])
+
+
+REGISTERED_MODEL = RegisteredModel()
+REGISTERED_MODEL_UNCHECKED = RegisteredModel(required=False)
+REGISTERED_MODELS = NoResource(Access.REGISTRY)  # the searches: the same rule, on no one model

@@ -21,7 +21,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from runyard import MLFLOW_COMPAT_VERSION, memory
-from runyard.api import artifacts, logged_models, ops, tracking
+from runyard.api import artifacts, logged_models, ops, registry, tracking
 from runyard.api import auth as auth_api
 from runyard.api import resources as on
 from runyard.api.auth import Gate
@@ -115,6 +115,8 @@ LM = f"{T}/logged-models/{{model_id}}"
 RAW = Body.RAW
 RUN, LEGACY_RUN, EXPERIMENT = on.Run(), on.Run(legacy=True), on.Experiment()
 MODEL = on.MODEL
+RM, MV = f"{T}/registered-models", f"{T}/model-versions"
+REG = on.REGISTERED_MODEL  # by its name; decided by the server's default (Access.REGISTRY)
 
 TABLE: list[Endpoint] = [
     # probes, version and what a client reads before it logs in: public, as in MLflow
@@ -189,6 +191,35 @@ TABLE: list[Endpoint] = [
     rpc("POST", f"{LM}/params", logged_models.log_logged_model_params, E, on.MODEL_PARAMS),
     stream("GET", f"{LM}/artifacts/directories", artifacts.list_model_artifacts, R, MODEL),
     stream("GET", f"{LM}/artifacts/files", artifacts.get_model_artifact, R, MODEL, mounts=AJAX),
+    # the model registry: registered models, their versions, tags and aliases
+    rpc("POST", f"{RM}/create", registry.create_registered_model, E, REG),
+    rpc("GET", f"{RM}/get", registry.get_registered_model, R, REG),
+    rpc("POST", f"{RM}/rename", registry.rename_registered_model, E, REG),
+    rpc("PATCH", f"{RM}/update", registry.update_registered_model, E, REG),
+    rpc("DELETE", f"{RM}/delete", registry.delete_registered_model, M, REG),
+    rpc("GET", f"{RM}/search", registry.search_registered_models, R, on.REGISTERED_MODELS),
+    rpc("POST", f"{RM}/get-latest-versions", registry.get_latest_versions, R, REG),
+    rpc("GET", f"{RM}/get-latest-versions", registry.get_latest_versions, R, REG),
+    rpc("POST", f"{RM}/set-tag", registry.set_registered_model_tag, E, REG),
+    rpc("DELETE", f"{RM}/delete-tag", registry.delete_registered_model_tag, E, REG),
+    rpc("POST", f"{RM}/alias", registry.set_registered_model_alias, E, REG),
+    rpc("DELETE", f"{RM}/alias", registry.delete_registered_model_alias, M, REG),
+    rpc("GET", f"{RM}/alias", registry.get_model_version_by_alias, R, REG),
+    rpc("POST", f"{MV}/create", registry.create_model_version, E, REG),
+    rpc("GET", f"{MV}/get", registry.get_model_version, R, REG),
+    rpc("PATCH", f"{MV}/update", registry.update_model_version, E, REG),
+    rpc("POST", f"{MV}/transition-stage", registry.transition_model_version_stage, E, REG),
+    rpc("DELETE", f"{MV}/delete", registry.delete_model_version, M, REG),
+    rpc(
+        "GET",
+        f"{MV}/get-download-uri",
+        registry.get_model_version_download_uri,
+        R,
+        on.REGISTERED_MODEL_UNCHECKED,
+    ),
+    rpc("GET", f"{MV}/search", registry.search_model_versions, R, on.REGISTERED_MODELS),
+    rpc("POST", f"{MV}/set-tag", registry.set_model_version_tag, E, REG),
+    rpc("DELETE", f"{MV}/delete-tag", registry.delete_model_version_tag, M, REG),
     # a run's artifacts (the UI's and the client's listings and downloads)
     stream("GET", f"{T}/artifacts/list", artifacts.list_run_artifacts, R, LEGACY_RUN),
     stream("GET", "/get-artifact", artifacts.get_run_artifact, R, LEGACY_RUN, mounts=ROOT),

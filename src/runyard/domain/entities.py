@@ -132,3 +132,63 @@ class LoggedModel:
 class Page(Generic[T]):
     items: list[T]
     next_page_token: str | None = None
+
+
+# --- the model registry ----------------------------------------------------------------------
+
+# A model version's stages, as MLflow stores them; a deleted version keeps its row (its number
+# is never reused) in the internal stage, redacted.
+STAGE_NONE = "None"
+STAGE_STAGING = "Staging"
+STAGE_PRODUCTION = "Production"
+STAGE_ARCHIVED = "Archived"
+STAGE_DELETED_INTERNAL = "Deleted_Internal"
+MODEL_VERSION_STAGES = (STAGE_NONE, STAGE_STAGING, STAGE_PRODUCTION, STAGE_ARCHIVED)
+ACTIVE_STAGES = (STAGE_STAGING, STAGE_PRODUCTION)  # those archive_existing_versions applies to
+# MLflow's SQL store creates every version READY: it copies no files.
+MODEL_VERSION_READY = "READY"
+# The tag that makes a registered model (or its versions) a prompt.
+PROMPT_TAG = "mlflow.prompt.is_prompt"
+# The logged-model tag listing the registered versions made from it (JSON).
+MODEL_VERSIONS_TAG = "mlflow.modelVersions"
+
+
+class ModelAlias(NamedTuple):
+    alias: str
+    version: int
+
+
+@dataclass(frozen=True, slots=True)
+class ModelVersion:
+    """One version of a registered model, its columns as MLflow's ``model_versions`` has them.
+
+    ``aliases`` is filled only where MLflow's store fills it (get, create, update, transition,
+    by-alias, latest-versions), not in a search or a registered model's latest versions.
+    """
+
+    name: str
+    version: int
+    creation_timestamp: int | None
+    last_updated_timestamp: int | None
+    description: str | None = None
+    user_id: str | None = None
+    current_stage: str | None = STAGE_NONE
+    source: str | None = None
+    run_id: str | None = None
+    status: str | None = MODEL_VERSION_READY
+    status_message: str | None = None
+    run_link: str | None = None
+    storage_location: str | None = None
+    tags: list[Tag] = field(default_factory=list)
+    aliases: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class RegisteredModel:
+    name: str
+    creation_timestamp: int | None
+    last_updated_timestamp: int | None
+    description: str | None = None
+    latest_versions: list[ModelVersion] = field(default_factory=list)  # one per stage
+    tags: list[Tag] = field(default_factory=list)
+    aliases: list[ModelAlias] = field(default_factory=list)

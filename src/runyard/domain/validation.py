@@ -11,7 +11,14 @@ import posixpath
 import re
 from collections.abc import Iterable, Sequence
 
-from runyard.domain.entities import DatasetInput, Metric, Param, Tag
+from runyard.domain.entities import (
+    ACTIVE_STAGES,
+    MODEL_VERSION_STAGES,
+    DatasetInput,
+    Metric,
+    Param,
+    Tag,
+)
 from runyard.errors import InvalidParameterValue
 
 MAX_PARAMS_TAGS_PER_BATCH = 100
@@ -348,3 +355,144 @@ def check_order_by(count: int) -> None:
 
 def check_experiment_ids(count: int) -> None:
     check_count("experiment_ids", count, MAX_SEARCH_EXPERIMENT_IDS)
+
+
+# --- the model registry ---------------------------------------------------------------------
+
+MAX_MODEL_REGISTRY_TAG_KEY_LENGTH = 250
+MAX_MODEL_REGISTRY_TAG_VALUE_LENGTH = 100_000
+MAX_REGISTERED_MODEL_ALIAS_LENGTH = 255
+# search_registered_models: 100 rows when max_results is absent (the proto default), at most
+# 1000 (the handler's check); search_model_versions: 200,000 either way (the proto default is
+# the maximum).
+SEARCH_REGISTERED_MODEL_MAX_RESULTS_DEFAULT = 100
+SEARCH_REGISTERED_MODEL_MAX_RESULTS_THRESHOLD = 1000
+SEARCH_MODEL_VERSION_MAX_RESULTS_DEFAULT = 200_000
+SEARCH_MODEL_VERSION_MAX_RESULTS_THRESHOLD = 200_000
+LATEST_ALIAS = "latest"  # resolves to the highest version; never stored
+PROMPT_TEXT_TAG = "mlflow.prompt.text"
+_ALIAS_RE = re.compile(r"^[\w\-]*$")
+_VERSION_ALIAS_RE = re.compile(r"^[vV]\d+$")
+_INT32_MIN = -(2**31)
+
+
+def missing_value(path: str) -> str:
+    return f"Missing value for required parameter '{path}'."
+
+
+def validate_model_name(name: str | None, path: str = "name") -> str:
+    """A registered model's name: not blank, no ``/`` or ``:``, and not a path that resolves
+    to another name."""
+    if name is None or not name.strip():
+        raise InvalidParameterValue(missing_value(path))
+    if "/" in name or ":" in name:
+        raise InvalidParameterValue(
+            f"Invalid model name '{name}'. Names cannot contain '/' or ':'."
+        )
+    if _path_not_unique(name):
+        raise InvalidParameterValue(invalid_value("name", name, _bad_path_message(name)))
+    return name
+
+
+def validate_new_model_name(new_name: str | None) -> str:
+    return validate_model_name(new_name, "new_name")
+
+
+def parse_model_version(version: object) -> int:
+    """A version as MLflow reads it (``int()`` of the text: `` 3`` and ``+3`` count)."""
+    try:
+        return int(str(version))
+    except ValueError:
+        raise InvalidParameterValue(
+            f"Parameter 'version' must be an integer, got '{version}'."
+        ) from None
+
+
+def version_can_exist(version: int) -> bool:
+    """Whether ``version`` fits the column: one that does not names no version (a 404, not a
+    database error)."""
+    return _INT32_MIN <= version <= _INT32_MAX
+
+
+def validate_registered_model_tag(tag: Tag) -> None:
+    validate_key_name(tag.key, "key")
+    _limit("key", MAX_MODEL_REGISTRY_TAG_KEY_LENGTH, tag.key)
+    _limit("value", MAX_MODEL_REGISTRY_TAG_VALUE_LENGTH, tag.value)
+
+
+def validate_model_version_tag(tag: Tag) -> None:
+    validate_key_name(tag.key, "key")
+    _limit("key", MAX_MODEL_REGISTRY_TAG_KEY_LENGTH, tag.key)
+    if tag.key == PROMPT_TEXT_TAG and len(tag.value) > MAX_MODEL_REGISTRY_TAG_VALUE_LENGTH:
+        raise InvalidParameterValue(
+            f"Prompt text exceeds max length of {MAX_MODEL_REGISTRY_TAG_VALUE_LENGTH} characters."
+        )
+    _limit("value", MAX_MODEL_REGISTRY_TAG_VALUE_LENGTH, tag.value)
+
+
+def validate_alias_name(alias: str | None) -> str:
+    if not alias:
+        raise InvalidParameterValue("Registered model alias name cannot be empty.")
+    if not _ALIAS_RE.match(alias):
+        raise InvalidParameterValue(
+            f"Invalid alias name: '{alias}'. Names may only contain alphanumerics, "
+            "underscores (_), and dashes (-)."
+        )
+    _limit("Registered model alias name", MAX_REGISTERED_MODEL_ALIAS_LENGTH, alias)
+    return alias
+
+
+def validate_alias_not_reserved(alias: str) -> None:
+    """``latest`` and ``v<N>`` name versions already: they cannot be set as aliases."""
+    if alias.lower() == LATEST_ALIAS:
+        raise InvalidParameterValue("'latest' alias name (case insensitive) is reserved.")
+    if _VERSION_ALIAS_RE.match(alias):
+        raise InvalidParameterValue(f"Version alias name '{alias}' is reserved.")
+
+
+def canonical_stage(stage: str) -> str:
+    """A stage's canonical spelling (stages are case-insensitive)."""
+    for known in MODEL_VERSION_STAGES:
+        if known.lower() == stage.lower():
+            return known
+    raise InvalidParameterValue(
+        f"Invalid Model Version stage: {stage}. Value must be one of "
+        f"{', '.join(MODEL_VERSION_STAGES)}."
+    )
+
+
+def check_archive_existing(stage: str, archive_existing_versions: bool) -> None:
+    if archive_existing_versions and canonical_stage(stage) not in ACTIVE_STAGES:
+        # MLflow answers this with INTERNAL_ERROR (500); it is the caller's mistake: a 400.
+        raise InvalidParameterValue(
+            "Model version transition cannot archive existing model versions because "
+            f"'{stage}' is not an Active stage. Valid stages are {list(ACTIVE_STAGES)}"
+        )
+
+
+def registered_model_page_size(max_results: int | None) -> int:
+    """The rows of a search_registered_models page. MLflow answers 0 with an empty page (and
+    a token when anything matches) and a negative value with a database-dependent mess:
+    runyard takes 0 as MLflow does and refuses a negative value."""
+    if max_results is None:
+        return SEARCH_REGISTERED_MODEL_MAX_RESULTS_DEFAULT
+    if max_results < 0:
+        raise InvalidParameterValue(
+            f"Invalid value for max_results. It must be a positive integer, but got {max_results}"
+        )
+    return max_results
+
+
+def model_version_page_size(max_results: int | None) -> int:
+    if max_results is None:
+        return SEARCH_MODEL_VERSION_MAX_RESULTS_DEFAULT
+    if max_results < 1:
+        raise InvalidParameterValue(
+            f"Invalid value for max_results. It must be a positive integer, but got {max_results}"
+        )
+    if max_results > SEARCH_MODEL_VERSION_MAX_RESULTS_THRESHOLD:
+        raise InvalidParameterValue(
+            "Invalid value for request parameter max_results. It must be at most "
+            f"{SEARCH_MODEL_VERSION_MAX_RESULTS_THRESHOLD}, but got value {max_results}"
+        )
+    return max_results

@@ -23,6 +23,7 @@ from runyard.domain import validation
 from runyard.domain.permissions import (
     TOKEN_PREFIX,
     Permission,
+    PermissionDenied,
     denied,
     effective,
     parse_permission,
@@ -357,6 +358,7 @@ class Target:
     runs: Sequence[str] = ()
     models: Sequence[str] = ()
     names: Sequence[str] = ()
+    registered_models: Sequence[str] = ()
 
 
 class Authoriser:
@@ -376,6 +378,17 @@ class Authoriser:
         for eid, granted in self._db.read(lambda conn: self._resolve(conn, who.user_id, target)):
             if effective(_level(granted), self.default) < needs:
                 raise denied(who.username, needs, eid)
+
+    def check_registry(self, who: Principal, needs: Permission, names: Sequence[str]) -> None:
+        """The model registry's rule, until registered models have grants of their own: a
+        user may do on every model what the server's default permission allows (admins
+        anything). Creating a model grants nothing yet."""
+        if who.is_admin or self.default >= needs:
+            return
+        where = f"registered model '{names[0]}'" if names else "registered models"
+        raise PermissionDenied(
+            f"Permission denied: user '{who.username}' needs {needs.name} on {where}."
+        )
 
     def _resolve(self, conn: Connection, user_id: int, t: Target) -> list[tuple[int, str | None]]:
         eids = list(t.experiments)
