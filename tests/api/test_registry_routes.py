@@ -9,6 +9,11 @@ from typing import Any
 import pytest
 
 from tests.api.httpapi import Api
+from tests.integration.livesrv import REFERENCE
+
+# Where runyard answers differently from MLflow on purpose (MLflow: a database error about the
+# integer column, and the source check before the model's existence).
+RUNYARD_ONLY = pytest.mark.skipif(REFERENCE, reason="runyard's answer differs on purpose")
 
 RM = "/registered-models"
 MV = "/model-versions"
@@ -91,7 +96,7 @@ def test_updates_stages_and_deletes(api: Api, run_id: str) -> None:
                 "name": name,
                 "version": "1",
                 "stage": "production",
-                "archive_existing_versions": True,
+                "archive_existing_versions": False,
             },
         )
     )["model_version"]
@@ -125,9 +130,21 @@ def test_updates_stages_and_deletes(api: Api, run_id: str) -> None:
         ("GET", f"{RM}/search", {"filter": "name ="}, "INVALID_PARAMETER_VALUE"),
         ("GET", f"{MV}/search", {"max_results": 0}, "INVALID_PARAMETER_VALUE"),
         ("GET", f"{MV}/get", {"name": "x", "version": "one"}, "INVALID_PARAMETER_VALUE"),
-        ("GET", f"{MV}/get", {"name": "x", "version": "99999999999"}, "RESOURCE_DOES_NOT_EXIST"),
+        pytest.param(
+            "GET",
+            f"{MV}/get",
+            {"name": "x", "version": "99999999999"},
+            "RESOURCE_DOES_NOT_EXIST",
+            marks=RUNYARD_ONLY,
+        ),
         # an unknown model is a 404 before its source is looked at
-        ("POST", f"{MV}/create", {"name": "x", "source": "/etc"}, "RESOURCE_DOES_NOT_EXIST"),
+        pytest.param(
+            "POST",
+            f"{MV}/create",
+            {"name": "x", "source": "/etc"},
+            "RESOURCE_DOES_NOT_EXIST",
+            marks=RUNYARD_ONLY,
+        ),
         (
             "POST",
             f"{RM}/alias",
