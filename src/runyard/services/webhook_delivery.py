@@ -188,6 +188,14 @@ class Network:
             allow_private=self.allow_private_targets,
         )
 
+    def validate(self, url: str) -> None:
+        """The check when a webhook is saved: as MLflow, the host is resolved (and its
+        addresses judged) only when private targets are refused; a delivery always does."""
+        if self.allow_private_targets:
+            rules.parse_url(url, self.allowed_schemes)
+        else:
+            self.check(url)
+
     def send(
         self, url: str, body: str, delivery_id: str, secret: str | None, now_s: float
     ) -> Reply:

@@ -197,7 +197,7 @@ def create(
 ) -> Webhook:
     """As MLflow checks it: the name, the URL (resolved: SSRF), then the events."""
     rules.validate_name(name)
-    config.network.check(url)
+    config.network.validate(url)
     unique = rules.validate_events(events)
     rules.validate_description(description)
     rules.validate_secret(secret)
@@ -256,7 +256,7 @@ def update(
         rules.validate_name(name)
         values["name"] = name
     if url is not None:
-        config.network.check(url)
+        config.network.validate(url)
         values["url"] = url
     unique = rules.validate_events(events) if events is not None else None
     if description is not None:
