@@ -538,3 +538,27 @@ def test_send_test(ctx: Ctx, config: WebhookConfig, receiver: Receiver) -> None:
     assert down.error_message and down.error_message.startswith("Failed to test webhook: ")
     with pytest.raises(ResourceDoesNotExist):
         webhooks.send_test(ctx, config, "nope")
+
+
+def test_the_lifespan_task_delivers_and_stops(
+    ctx: Ctx, config: WebhookConfig, receiver: Receiver
+) -> None:
+    import asyncio
+
+    from runyard.services import webhook_delivery
+
+    webhooks.create(ctx, config, "a", receiver.url, [MV_CREATED])
+    sender = Sender(ctx.db, LOCAL, SecretBox([KEY]), Policy(jitter=0))
+
+    async def main() -> int:
+        task = webhook_delivery.start(sender, poll_interval_s=0.05)
+        ctx.db.write(lambda conn: webhooks.emit(conn, "model_version", "created", {"name": "m"}))
+        for _ in range(200):  # at most 10 s
+            if receiver.got:
+                break
+            await asyncio.sleep(0.05)
+        await webhook_delivery.stop(sender, task)
+        return len(receiver.got)
+
+    assert asyncio.run(main()) == 1
+    assert rows(ctx) == []
