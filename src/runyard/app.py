@@ -22,7 +22,7 @@ from runyard.artifacts.base import ArtifactStore
 from runyard.artifacts.registry import open_store as open_artifacts
 from runyard.domain.permissions import Permission
 from runyard.errors import MlflowError
-from runyard.services import bootstrap, upkeep
+from runyard.services import bootstrap, upkeep, webhook_delivery, webhooks
 from runyard.services.context import Ctx
 from runyard.settings import Settings, SettingsError, normalize_db_uri
 from runyard.store import sqlite_guard
@@ -34,16 +34,28 @@ def create_app(settings: Settings) -> Starlette:
         store = open_artifact_store(settings) if settings.serve_artifacts else None
         if store is not None:
             await store.start()
-        ctx = dataclasses.replace(open_context(settings), artifacts=store)
+        hooks = await anyio.to_thread.run_sync(_webhook_config, settings)
+        ctx = dataclasses.replace(open_context(settings), artifacts=store, webhooks=hooks)
         app.state.ctx = ctx
         app.state.gate = None
         if settings.auth:  # off: no request pays for it
             default = Permission[settings.auth_default_permission]
             app.state.gate = await anyio.to_thread.run_sync(Gate.start, ctx, default)
         upkeep_task = asyncio.create_task(_upkeep(ctx))
+        sender = webhook_delivery.Sender(
+            ctx.db,
+            hooks.network,
+            hooks.secrets,
+            webhook_delivery.Policy(
+                max_attempts=settings.webhook_max_attempts,
+                backoff_base_s=float(settings.webhook_backoff_base),
+            ),
+        )
+        sender_task = webhook_delivery.start(sender, float(settings.webhook_poll_interval))
         try:
             yield
         finally:
+            await webhook_delivery.stop(sender, sender_task)
             upkeep_task.cancel()
             if store is not None:
                 await store.aclose()
@@ -81,6 +93,18 @@ async def _upkeep(ctx: Ctx) -> None:
         # inside malloc's heaps, and cycles the rare collections have not reached yet may
         # hold more; free both so an idle worker's RSS comes down again.
         await anyio.to_thread.run_sync(reclaim)
+
+
+def _webhook_config(settings: Settings) -> webhooks.WebhookConfig:
+    try:
+        return webhooks.configure(
+            settings.webhook_secret_key_file,
+            settings.webhook_allowed_schemes,
+            settings.webhook_allow_private_targets,
+            float(settings.webhook_request_timeout),
+        )
+    except ValueError as exc:
+        raise SettingsError(str(exc)) from exc
 
 
 def open_context(settings: Settings) -> Ctx:

@@ -51,6 +51,14 @@ class Settings:
     # Connections (against idle and slow-loris clients using up file descriptors).
     request_head_timeout: int = 30  # seconds to send a complete request head
     max_connections: int = 1000  # per worker; lowered to what RLIMIT_NOFILE can hold
+    # Webhooks (the model registry's events, delivered signed from an outbox).
+    webhook_secret_key_file: str = f"{DATA_DIR}/webhook-secret.key"  # Fernet keys, one a line
+    webhook_allowed_schemes: str = "https"  # comma-separated: http, https
+    webhook_allow_private_targets: bool = False  # loopback/private/link-local URLs: dev only
+    webhook_request_timeout: int = 30  # seconds per delivery attempt
+    webhook_max_attempts: int = 10  # attempts before a delivery is given up
+    webhook_backoff_base: int = 5  # seconds; attempt n waits base * 2^(n-1), at most an hour
+    webhook_poll_interval: int = 1  # seconds the sender rests when nothing is due
 
 
 _INT_FIELDS = {
@@ -63,6 +71,10 @@ _INT_FIELDS = {
     "shutdown_timeout",
     "request_head_timeout",
     "max_connections",
+    "webhook_request_timeout",
+    "webhook_max_attempts",
+    "webhook_backoff_base",
+    "webhook_poll_interval",
 }
 _BOOL_FIELDS = {
     "serve_artifacts",
@@ -70,6 +82,7 @@ _BOOL_FIELDS = {
     "insecure_no_auth",
     "disable_security_middleware",
     "metrics",
+    "webhook_allow_private_targets",
 }
 _CHOICES = {
     "log_format": ("text", "json"),

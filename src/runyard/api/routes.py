@@ -21,7 +21,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from runyard import MLFLOW_COMPAT_VERSION, memory
-from runyard.api import artifacts, logged_models, ops, registry, tracking
+from runyard.api import artifacts, logged_models, ops, registry, tracking, webhooks
 from runyard.api import auth as auth_api
 from runyard.api import resources as on
 from runyard.api.auth import Gate
@@ -116,6 +116,7 @@ RAW = Body.RAW
 RUN, LEGACY_RUN, EXPERIMENT = on.Run(), on.Run(legacy=True), on.Experiment()
 MODEL = on.MODEL
 RM, MV = f"{T}/registered-models", f"{T}/model-versions"
+WH = f"{T}/webhooks"
 REG = on.REGISTERED_MODEL  # by its name; decided by the server's default (Access.REGISTRY)
 
 TABLE: list[Endpoint] = [
@@ -220,6 +221,13 @@ TABLE: list[Endpoint] = [
     rpc("GET", f"{MV}/search", registry.search_model_versions, R, on.REGISTERED_MODELS),
     rpc("POST", f"{MV}/set-tag", registry.set_model_version_tag, E, REG),
     rpc("DELETE", f"{MV}/delete-tag", registry.delete_model_version_tag, M, REG),
+    # webhooks (MLflow 3's WebhookService): administrators only when auth is on
+    rpc("POST", WH, webhooks.create_webhook, M, on.ADMIN),
+    rpc("GET", WH, webhooks.list_webhooks, NONE, on.ADMIN),
+    rpc("GET", f"{WH}/{{webhook_id}}", webhooks.get_webhook, NONE, on.ADMIN),
+    rpc("PATCH", f"{WH}/{{webhook_id}}", webhooks.update_webhook, M, on.ADMIN),
+    rpc("DELETE", f"{WH}/{{webhook_id}}", webhooks.delete_webhook, M, on.ADMIN),
+    rpc("POST", f"{WH}/{{webhook_id}}/test", webhooks.test_webhook, M, on.ADMIN),
     # a run's artifacts (the UI's and the client's listings and downloads)
     stream("GET", f"{T}/artifacts/list", artifacts.list_run_artifacts, R, LEGACY_RUN),
     stream("GET", "/get-artifact", artifacts.get_run_artifact, R, LEGACY_RUN, mounts=ROOT),

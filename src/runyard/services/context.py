@@ -5,9 +5,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from runyard.artifacts.base import ArtifactStore
 from runyard.store.engine import Database
+
+if TYPE_CHECKING:  # services.webhooks imports this module
+    from runyard.services.webhooks import WebhookConfig
 
 
 def now_ms() -> int:
@@ -28,3 +32,4 @@ class Ctx:
     default_artifact_root: str
     clock: Callable[[], int] = field(default=now_ms)
     artifacts: ArtifactStore | None = None  # None: the server does not proxy artifacts
+    webhooks: WebhookConfig | None = None  # None: webhook routes answer "not configured"

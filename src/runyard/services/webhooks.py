@@ -5,9 +5,11 @@ Fernet token under ``MLFLOW_WEBHOOK_SECRET_ENCRYPTION_KEY``; runyard does the sa
 the same key an MLflow server on the same database reads runyard's secrets and runyard reads
 MLflow's. The key comes from a file (``webhook_secret_key_file``; DESIGN: secrets come from
 files or systemd credentials, never from a command line), created with a fresh key (mode 0600)
-on first start when it does not exist. The file may hold several keys, one a line: the first
-encrypts, all decrypt, which is how a key is rotated. Replicas on several hosts must be given
-the same file: each host would otherwise generate its own and could not read the others'.
+when a secret is first stored and the file does not exist yet (so a server that stores none
+never writes it: its directory may be read-only under the systemd unit). The file may hold
+several keys, one a line: the first encrypts, all decrypt, which is how a key is rotated.
+Replicas on several hosts must be given the same file: each host would otherwise generate its
+own and could not read the others'.
 A secret is never returned (``domain.webhooks.Webhook`` has no field for it) nor logged.
 """
 
@@ -16,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 import time
 import uuid
 from collections.abc import Mapping, Sequence
@@ -109,11 +112,36 @@ def _create_key_file(path: Path) -> None:
         temporary.unlink(missing_ok=True)
 
 
+class KeyFile:
+    """The secret box of a key file, opened when first needed; an existing file is read at
+    once, so a broken one fails the server's start rather than its first webhook."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._box = load_secret_box(path) if Path(path).exists() else None
+
+    def _open(self) -> SecretBox:
+        with self._lock:
+            if self._box is None:
+                self._box = load_secret_box(self.path)
+            return self._box
+
+    def encrypt(self, secret: str) -> str:
+        return self._open().encrypt(secret)
+
+    def decrypt(self, ciphertext: str) -> str:
+        return self._open().decrypt(ciphertext)
+
+    def __repr__(self) -> str:
+        return f"KeyFile({self.path!r})"
+
+
 @dataclass(frozen=True)
 class WebhookConfig:
     """What the webhook use cases need beyond the database: the key and the network policy."""
 
-    secrets: SecretBox
+    secrets: SecretBox | KeyFile
     network: Network = field(default_factory=Network)
 
 
@@ -123,7 +151,7 @@ def configure(
     allow_private_targets: bool = False,
     request_timeout: float = 30.0,
 ) -> WebhookConfig:
-    """The config from settings' values (blocking: reads or creates the key file)."""
+    """The config from settings' values (blocking: reads the key file if there is one)."""
     schemes = tuple(s.strip().lower() for s in allowed_schemes.split(",") if s.strip())
     unknown = [s for s in schemes if s not in ("http", "https")]
     if unknown or not schemes:
@@ -133,7 +161,7 @@ def configure(
         allow_private_targets=allow_private_targets,
         timeout_s=request_timeout,
     )
-    return WebhookConfig(load_secret_box(secret_key_file), network)
+    return WebhookConfig(KeyFile(secret_key_file), network)
 
 
 def prepare(ctx: Ctx) -> None:
