@@ -373,6 +373,13 @@ def _resolve_source(
     """
     reference = _version_reference(source)
     if reference is not None:
+        _must_exist(conn, reference[0])
+        if (models.prompt_tag(conn, reference[0]) or "").lower() == "true":
+            # A prompt version has no files to copy (its source is a placeholder).
+            raise InvalidParameterValue(
+                f"Invalid model version source: '{source}'. Prompt versions cannot be used as "
+                "model version sources."
+            )
         ref = _referenced_version(conn, *reference)
         canonical = f"models:/{reference[0]}/{ref.version}"
         return canonical, run_id or ref.run_id, ref.storage_location or ref.source or canonical

@@ -72,13 +72,17 @@ def exists(conn: Connection, name: str) -> bool:
 
 def is_prompt(conn: Connection, name: str) -> bool:
     """Whether the model carries the prompt tag (whatever its value, as MLflow asks)."""
+    return prompt_tag(conn, name) is not None
+
+
+def prompt_tag(conn: Connection, name: str) -> str | None:
+    """The value of the model's prompt tag; None when it has none."""
     t = _TAGS.c
     found = conn.execute(
-        sa.select(sa.literal(1)).where(
-            t.workspace == WORKSPACE, t.name == name, t.key == PROMPT_TAG
-        )
+        sa.select(t.value).where(t.workspace == WORKSPACE, t.name == name, t.key == PROMPT_TAG)
     )
-    return found.first() is not None
+    row = found.first()
+    return None if row is None else str(row[0])
 
 
 def touch(conn: Connection, name: str, now: int) -> bool:
