@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from runyard.api.request import Message
-from runyard.api.resources import Access, Resource
+from runyard.api.resources import Access, Grants, RegisteredModel, Resource
 from runyard.domain import search
 from runyard.domain.entities import VIEW_TYPES
 from runyard.domain.permissions import (
@@ -44,7 +44,7 @@ Json = dict[str, Any]
 Handler = Callable[[Ctx, Message, Any], Json]
 
 # the accesses decided on the parsed resource (the others are decided at admission)
-_DECIDED_HERE = (Access.TARGET, Access.REGISTRY)
+_DECIDED_HERE = (Access.TARGET,)
 
 # argon2 takes 64 MiB a check: bound how many run at once
 _CONCURRENT_LOGINS = 4
@@ -117,10 +117,6 @@ class Gate:
         if who is None or not self.must_check(who, on):
             return
         target = on.target(value)
-        if on.access is Access.REGISTRY:
-            names = target.registered_models if target is not None else ()
-            self.authoriser.check_registry(who, needs, names)
-            return
         if target is None:  # names no experiment: administrators only
             raise denied(who.username, needs, None)
         self.authoriser.check(who, needs, target)
@@ -137,11 +133,19 @@ class Gate:
     ) -> Json:
         """``handler`` on ``value`` once ``who`` may act on it (in a worker thread)."""
         self.check(who, needs, on, value)
+        if who is not None and on.access is Access.READABLE_REGISTERED_MODELS:
+            value = self.authoriser.readable_models(who)  # the search keeps to it
         out = handler(ctx, msg, value)
         if who is None:
             return out
         if on.access is Access.NEW_EXPERIMENT:
             self.authoriser.make_owner(who, int(out["experiment_id"]))
+        elif on.access is Access.NEW_REGISTERED_MODEL:
+            self.authoriser.make_model_owner(who, str(out["registered_model"]["name"]))
+        elif isinstance(on, RegisteredModel) and on.grants is Grants.FOLLOW:
+            self.authoriser.model_renamed(value, str(out["registered_model"]["name"]))
+        elif isinstance(on, RegisteredModel) and on.grants is Grants.DROP:
+            self.authoriser.model_deleted(value)
         elif on.access is Access.READABLE:
             can_read = self.authoriser.readable(who)
             if can_read is not None:
@@ -243,4 +247,38 @@ def update_permission(ctx: Ctx, msg: Message, experiment_id: str) -> Json:
 
 def delete_permission(ctx: Ctx, msg: Message, experiment_id: str) -> Json:
     service.delete_permission(ctx, experiment_id, msg.req_text("username"))
+    return {}
+
+
+# --- registered model permissions (MLflow 2's basic-auth endpoints) ----------------------------
+
+
+def _model_grant_json(row: service.ModelGrantRow) -> Json:
+    return {
+        "registered_model_permission": {
+            "name": row.name,
+            "user_id": row.user_id,
+            "permission": row.permission,
+        }
+    }
+
+
+def create_model_permission(ctx: Ctx, msg: Message, name: str) -> Json:
+    row = service.create_model_permission(
+        ctx, name, msg.req_text("username"), msg.req_text("permission")
+    )
+    return _model_grant_json(row)
+
+
+def get_model_permission(ctx: Ctx, msg: Message, name: str) -> Json:
+    return _model_grant_json(service.get_model_permission(ctx, name, msg.req_text("username")))
+
+
+def update_model_permission(ctx: Ctx, msg: Message, name: str) -> Json:
+    service.update_model_permission(ctx, name, msg.req_text("username"), msg.req_text("permission"))
+    return {}
+
+
+def delete_model_permission(ctx: Ctx, msg: Message, name: str) -> Json:
+    service.delete_model_permission(ctx, name, msg.req_text("username"))
     return {}

@@ -13,6 +13,7 @@ from runyard.api import render
 from runyard.api.request import Message, out_of_range
 from runyard.domain import validation
 from runyard.domain.entities import Tag
+from runyard.domain.permissions import ReadableModels
 from runyard.errors import InvalidParameterValue
 from runyard.services import registry
 from runyard.services.context import Ctx
@@ -80,13 +81,14 @@ def _json_bool(msg: Message, name: str) -> bool:
     raise out_of_range(name, text)
 
 
-def search_registered_models(ctx: Ctx, msg: Message, _: None) -> Json:
+def search_registered_models(ctx: Ctx, msg: Message, readable: ReadableModels | None) -> Json:
     page = registry.search_registered_models(
         ctx,
         filter_string=msg.text("filter") or None,
         max_results=_max_results(msg, validation.SEARCH_REGISTERED_MODEL_MAX_RESULTS_THRESHOLD),
         order_by=msg.texts("order_by"),
         page_token=msg.text("page_token") or None,
+        readable=readable,
     )
     found = [render.registered_model(m) for m in page.items]
     return render.page("registered_models", found, page.next_page_token)
@@ -175,13 +177,14 @@ def get_model_version_download_uri(ctx: Ctx, msg: Message, name: str) -> Json:
     return {"artifact_uri": uri}
 
 
-def search_model_versions(ctx: Ctx, msg: Message, _: None) -> Json:
+def search_model_versions(ctx: Ctx, msg: Message, readable: ReadableModels | None) -> Json:
     page = registry.search_model_versions(
         ctx,
         filter_string=msg.text("filter") or None,
         max_results=_max_results(msg, validation.SEARCH_MODEL_VERSION_MAX_RESULTS_THRESHOLD),
         order_by=msg.texts("order_by"),
         page_token=msg.text("page_token") or None,
+        readable=readable,
     )
     found = [render.model_version(v) for v in page.items]
     return render.page("model_versions", found, page.next_page_token)

@@ -29,11 +29,13 @@ class Access(enum.Enum):
     ADMIN = "admin"  # administrators only
     NEW_EXPERIMENT = "new-experiment"  # any user; the creator gets MANAGE on what they create
     READABLE = "readable"  # any user; the answer keeps only experiments they may read
-    TARGET = "target"  # the permission on the experiment(s) the resource resolves to
-    # The model registry: the server's default permission, for every model alike (admins
-    # always), until registered models have grants of their own. The rule is one function,
-    # services/auth.Authoriser.check_registry; create makes no grant.
-    REGISTRY = "registry"
+    # the permission on the experiment(s) the resource resolves to, or on the registered
+    # model it names (services/auth.Authoriser.check)
+    TARGET = "target"
+    NEW_REGISTERED_MODEL = "new-registered-model"  # any user; the creator gets MANAGE on it
+    # any user; the registry's searches return only the models (and their versions) the
+    # user may read, filtered in the query: the handler is given the caller's scope
+    READABLE_REGISTERED_MODELS = "readable-registered-models"
 
 
 class Resource(Generic[T]):
@@ -214,14 +216,25 @@ MODEL_FINALIZED = Model(_Where.MESSAGE)  # finalize: the body's id
 MODEL_PARAMS = Model(body_too=True)  # log-params: the URL's id, the body's required
 
 
+class Grants(enum.Enum):
+    """What becomes of a registered model's grants once its route succeeded."""
+
+    STAY = "stay"
+    FOLLOW = "follow"  # renamed: they move to the new name
+    DROP = "drop"  # deleted: they go with it (a new model may get the name)
+
+
 @dataclass(frozen=True, slots=True)
 class RegisteredModel(Resource[str]):
-    """A registered model, by the message's ``name`` (query string for GET, else the JSON
-    body). ``required=False``: a route whose handler MLflow runs without a required-field
-    check (get-download-uri), so a missing name reaches the name rule."""
+    """A registered model (or prompt), by the message's ``name`` (query string for GET, else
+    the JSON body); its versions, tags and aliases are decided on it. ``required=False``: a
+    route whose handler MLflow runs without a required-field check (get-download-uri), so a
+    missing name reaches the name rule. ``access=NEW_REGISTERED_MODEL``: create, which any
+    user may call."""
 
     required: bool = True
-    access = Access.REGISTRY
+    grants: Grants = Grants.STAY
+    access: Access = Access.TARGET
 
     def parse(self, msg: Message) -> str:
         if self.required:
@@ -234,4 +247,7 @@ class RegisteredModel(Resource[str]):
 
 REGISTERED_MODEL = RegisteredModel()
 REGISTERED_MODEL_UNCHECKED = RegisteredModel(required=False)
-REGISTERED_MODELS = NoResource(Access.REGISTRY)  # the searches: the same rule, on no one model
+NEW_REGISTERED_MODEL = RegisteredModel(access=Access.NEW_REGISTERED_MODEL)
+RENAMED_REGISTERED_MODEL = RegisteredModel(grants=Grants.FOLLOW)
+DELETED_REGISTERED_MODEL = RegisteredModel(grants=Grants.DROP)
+READABLE_REGISTERED_MODELS = NoResource(Access.READABLE_REGISTERED_MODELS)  # the searches

@@ -117,7 +117,8 @@ RUN, LEGACY_RUN, EXPERIMENT = on.Run(), on.Run(legacy=True), on.Experiment()
 MODEL = on.MODEL
 RM, MV = f"{T}/registered-models", f"{T}/model-versions"
 WH = f"{T}/webhooks"
-REG = on.REGISTERED_MODEL  # by its name; decided by the server's default (Access.REGISTRY)
+REG = on.REGISTERED_MODEL  # by its name: the permission on that model (versions' too)
+READABLE_MODELS = on.READABLE_REGISTERED_MODELS  # searches: only what the caller may read
 
 TABLE: list[Endpoint] = [
     # probes, version and what a client reads before it logs in: public, as in MLflow
@@ -193,12 +194,12 @@ TABLE: list[Endpoint] = [
     stream("GET", f"{LM}/artifacts/directories", artifacts.list_model_artifacts, R, MODEL),
     stream("GET", f"{LM}/artifacts/files", artifacts.get_model_artifact, R, MODEL, mounts=AJAX),
     # the model registry: registered models, their versions, tags and aliases
-    rpc("POST", f"{RM}/create", registry.create_registered_model, E, REG),
+    rpc("POST", f"{RM}/create", registry.create_registered_model, R, on.NEW_REGISTERED_MODEL),
     rpc("GET", f"{RM}/get", registry.get_registered_model, R, REG),
-    rpc("POST", f"{RM}/rename", registry.rename_registered_model, E, REG),
+    rpc("POST", f"{RM}/rename", registry.rename_registered_model, E, on.RENAMED_REGISTERED_MODEL),
     rpc("PATCH", f"{RM}/update", registry.update_registered_model, E, REG),
-    rpc("DELETE", f"{RM}/delete", registry.delete_registered_model, M, REG),
-    rpc("GET", f"{RM}/search", registry.search_registered_models, R, on.REGISTERED_MODELS),
+    rpc("DELETE", f"{RM}/delete", registry.delete_registered_model, M, on.DELETED_REGISTERED_MODEL),
+    rpc("GET", f"{RM}/search", registry.search_registered_models, R, READABLE_MODELS),
     rpc("POST", f"{RM}/get-latest-versions", registry.get_latest_versions, R, REG),
     rpc("GET", f"{RM}/get-latest-versions", registry.get_latest_versions, R, REG),
     rpc("POST", f"{RM}/set-tag", registry.set_registered_model_tag, E, REG),
@@ -218,7 +219,7 @@ TABLE: list[Endpoint] = [
         R,
         on.REGISTERED_MODEL_UNCHECKED,
     ),
-    rpc("GET", f"{MV}/search", registry.search_model_versions, R, on.REGISTERED_MODELS),
+    rpc("GET", f"{MV}/search", registry.search_model_versions, R, READABLE_MODELS),
     rpc("POST", f"{MV}/set-tag", registry.set_model_version_tag, E, REG),
     rpc("DELETE", f"{MV}/delete-tag", registry.delete_model_version_tag, M, REG),
     # webhooks (MLflow 3's WebhookService): administrators only when auth is on
@@ -257,6 +258,10 @@ AUTH_TABLE: list[Endpoint] = [
     rpc("GET", f"{T}/experiments/permissions/get", auth_api.get_permission, M, EXPERIMENT),
     rpc("PATCH", f"{T}/experiments/permissions/update", auth_api.update_permission, M, EXPERIMENT),
     rpc("DELETE", f"{T}/experiments/permissions/delete", auth_api.delete_permission, M, EXPERIMENT),
+    rpc("POST", f"{RM}/permissions/create", auth_api.create_model_permission, M, REG),
+    rpc("GET", f"{RM}/permissions/get", auth_api.get_model_permission, M, REG),
+    rpc("PATCH", f"{RM}/permissions/update", auth_api.update_model_permission, M, REG),
+    rpc("DELETE", f"{RM}/permissions/delete", auth_api.delete_model_permission, M, REG),
 ]
 
 

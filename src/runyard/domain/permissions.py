@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 import re
+from dataclasses import dataclass
 
 from runyard.errors import InvalidParameterValue, MlflowError
 
@@ -34,8 +35,25 @@ def parse_permission(name: str) -> Permission:
 
 
 def effective(grant: Permission | None, default: Permission) -> Permission:
-    """A user's permission on an experiment: their grant there, or else the server default."""
+    """A user's permission on an experiment or a registered model: their grant there, or else
+    the server default."""
     return default if grant is None else grant
+
+
+def names_at_least(level: Permission) -> tuple[str, ...]:
+    """The stored names of the permissions that include ``level``."""
+    return tuple(p.name for p in Permission if p >= level)
+
+
+@dataclass(frozen=True, slots=True)
+class ReadableModels:
+    """Which registered models (and prompts) a search may return to one user: those they hold
+    a grant of at least READ on, and, when the server default allows reading, those they
+    hold no grant on. Administrators search without one."""
+
+    user_id: int
+    ungranted: bool  # a model without a grant for the user is readable (default >= READ)
+    levels: tuple[str, ...] = names_at_least(Permission.READ)
 
 
 # --- users and secrets -------------------------------------------------------------------
@@ -82,3 +100,9 @@ class PermissionDenied(MlflowError):
 def denied(username: str, needs: Permission, experiment_id: int | None) -> PermissionDenied:
     where = f"experiment {experiment_id}" if experiment_id is not None else "this resource"
     return PermissionDenied(f"Permission denied: user '{username}' needs {needs.name} on {where}.")
+
+
+def denied_on_model(username: str, needs: Permission, name: str) -> PermissionDenied:
+    return PermissionDenied(
+        f"Permission denied: user '{username}' needs {needs.name} on registered model '{name}'."
+    )

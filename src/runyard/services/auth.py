@@ -1,10 +1,11 @@
-"""Users, API tokens and experiment permissions: managing them, and deciding requests.
+"""Users, API tokens, experiment and registered model permissions: managing them, and deciding
+requests.
 
 Passwords are argon2id hashes; a token is shown once and only its SHA-256 is stored. Deciding a
 request costs at most one small query: a successful password check is cached in-process for
 ``LOGIN_TTL_S`` (keyed by an HMAC of the credentials, never the plaintext), a run's or logged
 model's experiment is cached for good (it never changes), and the user's grant is read in the
-same query that finds an uncached experiment.
+same query that finds an uncached experiment (or the registered model a request names).
 """
 
 from __future__ import annotations
@@ -23,8 +24,9 @@ from runyard.domain import validation
 from runyard.domain.permissions import (
     TOKEN_PREFIX,
     Permission,
-    PermissionDenied,
+    ReadableModels,
     denied,
+    denied_on_model,
     effective,
     parse_permission,
     validate_password,
@@ -35,6 +37,7 @@ from runyard.services import bootstrap
 from runyard.services.context import Ctx
 from runyard.store import auth as store
 from runyard.store.auth import GrantRow as GrantRow  # re-exported for the API
+from runyard.store.auth import ModelGrantRow as ModelGrantRow
 from runyard.store.auth import TokenRow as TokenRow
 from runyard.store.engine import Connection, Database
 
@@ -245,6 +248,88 @@ def list_permissions(
     return ctx.db.read(lambda conn: store.list_grants(conn, eid, username))
 
 
+# --- registered model permissions ------------------------------------------------------------
+# By the model's name, which may be a prompt's: prompts are registered models.
+
+
+def _no_registered_model(name: str) -> ResourceDoesNotExist:
+    return ResourceDoesNotExist(f"Registered Model with name={name} not found")
+
+
+def _model_grant_target(conn: Connection, name: str, username: str) -> int:
+    validation.validate_model_name(name)
+    if not store.registered_model_exists(conn, name):
+        raise _no_registered_model(name)
+    return _user_id(conn, username)
+
+
+def _model_grant_exists(name: str, username: str) -> ResourceAlreadyExists:
+    return ResourceAlreadyExists(
+        f"Registered model permission with name={name} and username={username} already exists."
+    )
+
+
+def _no_model_grant(name: str, username: str) -> ResourceDoesNotExist:
+    return ResourceDoesNotExist(
+        f"Registered model permission with name={name} and username={username} not found"
+    )
+
+
+def create_model_permission(ctx: Ctx, name: str, username: str, permission: str) -> ModelGrantRow:
+    level = parse_permission(permission)
+
+    def tx(conn: Connection) -> ModelGrantRow:
+        user_id = _model_grant_target(conn, name, username)
+        if not store.insert_model_grant(conn, user_id, name, level.name):
+            raise _model_grant_exists(name, username)
+        return ModelGrantRow(name, username, user_id, level.name)
+
+    return ctx.db.write(tx)
+
+
+def set_model_permission(ctx: Ctx, name: str, username: str, permission: str) -> ModelGrantRow:
+    """Grant or change (the CLI's ``permissions grant --registered-model``)."""
+    level = parse_permission(permission)
+
+    def tx(conn: Connection) -> ModelGrantRow:
+        user_id = _model_grant_target(conn, name, username)
+        store.set_model_grant(conn, user_id, name, level.name)
+        return ModelGrantRow(name, username, user_id, level.name)
+
+    return ctx.db.write(tx)
+
+
+def get_model_permission(ctx: Ctx, name: str, username: str) -> ModelGrantRow:
+    found = ctx.db.read(lambda conn: store.list_model_grants(conn, name, username))
+    if not found:
+        raise _no_model_grant(name, username)
+    return found[0]
+
+
+def update_model_permission(ctx: Ctx, name: str, username: str, permission: str) -> None:
+    level = parse_permission(permission)
+
+    def tx(conn: Connection) -> None:
+        if not store.update_model_grant(conn, _user_id(conn, username), name, level.name):
+            raise _no_model_grant(name, username)
+
+    ctx.db.write(tx)
+
+
+def delete_model_permission(ctx: Ctx, name: str, username: str) -> None:
+    def tx(conn: Connection) -> None:
+        if not store.delete_model_grant(conn, _user_id(conn, username), name):
+            raise _no_model_grant(name, username)
+
+    ctx.db.write(tx)
+
+
+def list_model_permissions(
+    ctx: Ctx, name: str | None = None, username: str | None = None
+) -> list[ModelGrantRow]:
+    return ctx.db.read(lambda conn: store.list_model_grants(conn, name, username))
+
+
 # --- authentication ----------------------------------------------------------------------------
 
 
@@ -372,23 +457,26 @@ class Authoriser:
 
     def check(self, who: Principal, needs: Permission, target: Target) -> None:
         """Raise PermissionDenied unless ``who`` holds ``needs`` on every experiment the target
-        resolves to. Ids that name nothing are left to the handler (its 404 says no more)."""
+        resolves to and on every registered model it names: their grant there, else the
+        server default; administrators hold everything. Ids and names that name nothing are
+        left to the handler (its 404 says no more)."""
         if who.is_admin:
             return
-        for eid, granted in self._db.read(lambda conn: self._resolve(conn, who.user_id, target)):
+
+        def tx(
+            conn: Connection,
+        ) -> tuple[list[tuple[int, str | None]], list[tuple[str, str | None]]]:
+            on_models = target.registered_models
+            held = store.model_grants_via_names(conn, on_models, who.user_id) if on_models else []
+            return self._resolve(conn, who.user_id, target), held
+
+        on_experiments, on_models = self._db.read(tx)
+        for eid, granted in on_experiments:
             if effective(_level(granted), self.default) < needs:
                 raise denied(who.username, needs, eid)
-
-    def check_registry(self, who: Principal, needs: Permission, names: Sequence[str]) -> None:
-        """The model registry's rule, until registered models have grants of their own: a
-        user may do on every model what the server's default permission allows (admins
-        anything). Creating a model grants nothing yet."""
-        if who.is_admin or self.default >= needs:
-            return
-        where = f"registered model '{names[0]}'" if names else "registered models"
-        raise PermissionDenied(
-            f"Permission denied: user '{who.username}' needs {needs.name} on {where}."
-        )
+        for name, granted in on_models:
+            if effective(_level(granted), self.default) < needs:
+                raise denied_on_model(who.username, needs, name)
 
     def _resolve(self, conn: Connection, user_id: int, t: Target) -> list[tuple[int, str | None]]:
         eids = list(t.experiments)
@@ -433,3 +521,29 @@ class Authoriser:
         self._db.write(
             lambda conn: store.set_grant(conn, who.user_id, experiment_id, Permission.MANAGE.name)
         )
+
+    # Registered models are known by name, and a name can be used again: a grant must not
+    # outlive its model. Each step runs right after the registry's own transaction, as MLflow
+    # runs them; grants still on a free name (the server stopped in between, or the model
+    # was deleted while auth was off) are dropped when a model of that name is created.
+
+    def readable_models(self, who: Principal) -> ReadableModels | None:
+        """What a registry search may show ``who``; None: everything (administrators)."""
+        if who.is_admin:
+            return None
+        return ReadableModels(who.user_id, ungranted=self.default >= Permission.READ)
+
+    def make_model_owner(self, who: Principal, name: str) -> None:
+        """The creator of a registered model (or prompt) gets MANAGE on it, as in MLflow."""
+
+        def tx(conn: Connection) -> None:
+            store.drop_model_grants(conn, name)
+            store.set_model_grant(conn, who.user_id, name, Permission.MANAGE.name)
+
+        self._db.write(tx)
+
+    def model_renamed(self, name: str, new_name: str) -> None:
+        self._db.write(lambda conn: store.move_model_grants(conn, name, new_name))
+
+    def model_deleted(self, name: str) -> None:
+        self._db.write(lambda conn: store.drop_model_grants(conn, name))

@@ -23,6 +23,7 @@ from runyard.domain.entities import (
     RegisteredModel,
     Tag,
 )
+from runyard.domain.permissions import ReadableModels
 from runyard.domain.search import Comparison
 from runyard.domain.search.registry import (
     parse_model_version_filter,
@@ -167,7 +168,10 @@ def search_registered_models(
     max_results: int | None,
     order_by: Sequence[str],
     page_token: str | None,
+    readable: ReadableModels | None = None,
 ) -> Page[RegisteredModel]:
+    """A page of the models ``readable`` allows (None: all), filtered in the query, so pages
+    are full and their offset tokens count only what the caller sees."""
     limit = validation.registered_model_page_size(max_results)
     validation.check_order_by(len(order_by))
     filters, exclude_prompts = _prompt_scope(parse_registered_model_filter(filter_string))
@@ -175,7 +179,7 @@ def search_registered_models(
     offset = search.decode_page_token(page_token)
 
     def tx(conn: Connection) -> list[RegisteredModel]:
-        return models.search(conn, filters, ordering, exclude_prompts, offset, limit + 1)
+        return models.search(conn, filters, ordering, exclude_prompts, offset, limit + 1, readable)
 
     return search.page_of(ctx.db.read(tx), offset, limit)
 
@@ -512,7 +516,10 @@ def search_model_versions(
     max_results: int | None,
     order_by: Sequence[str],
     page_token: str | None,
+    readable: ReadableModels | None = None,
 ) -> Page[ModelVersion]:
+    """A page of the versions of the models ``readable`` allows (None: all), as
+    :func:`search_registered_models` filters them."""
     limit = validation.model_version_page_size(max_results)
     validation.check_order_by(len(order_by))
     filters, exclude_prompts = _prompt_scope(parse_model_version_filter(filter_string))
@@ -520,7 +527,9 @@ def search_model_versions(
     offset = search.decode_page_token(page_token)
 
     def tx(conn: Connection) -> list[ModelVersion]:
-        return versions.search(conn, filters, ordering, exclude_prompts, offset, limit + 1)
+        return versions.search(
+            conn, filters, ordering, exclude_prompts, offset, limit + 1, readable
+        )
 
     return search.page_of(ctx.db.read(tx), offset, limit)
 

@@ -1,4 +1,5 @@
-"""All SQL for users, API tokens and experiment permissions (tables in ``auth_schema``)."""
+"""All SQL for users, API tokens and experiment and registered model permissions (tables in
+``auth_schema``)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,16 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from runyard.errors import ResourceAlreadyExists
-from runyard.store.auth_schema import experiment_permissions, metadata, tokens, users
+from runyard.store.auth_schema import (
+    experiment_permissions,
+    metadata,
+    registered_model_permissions,
+    tokens,
+    users,
+)
 from runyard.store.engine import upsert
-from runyard.store.schema import experiments, logged_models, runs
+from runyard.store.model_versions import WORKSPACE
+from runyard.store.schema import experiments, logged_models, registered_models, runs
 
 # Any constant: serialises concurrent table creation by several workers on PostgreSQL.
 _CREATE_LOCK_KEY = 0x72756E79  # "runy"
@@ -39,6 +47,14 @@ class TokenRow:
 @dataclass(frozen=True, slots=True)
 class GrantRow:
     experiment_id: int
+    username: str
+    user_id: int
+    permission: str
+
+
+@dataclass(frozen=True, slots=True)
+class ModelGrantRow:
+    name: str  # the registered model's
     username: str
     user_id: int
     permission: str
@@ -105,6 +121,7 @@ def delete_user(conn: Connection, user_id: int) -> None:
     # Explicit rather than ON DELETE CASCADE: SQLite enforces foreign keys only when asked to.
     conn.execute(tokens.delete().where(tokens.c.user_id == user_id))
     conn.execute(experiment_permissions.delete().where(experiment_permissions.c.user_id == user_id))
+    conn.execute(_model_perm.delete().where(_model_perm.c.user_id == user_id))
     conn.execute(users.delete().where(users.c.id == user_id))
 
 
@@ -252,3 +269,95 @@ def delete_grant(conn: Connection, user_id: int, experiment_id: int) -> bool:
         _perm.delete().where(_perm.c.user_id == user_id, _perm.c.experiment_id == experiment_id)
     )
     return bool(result.rowcount)
+
+
+# --- registered model permissions --------------------------------------------------------------
+
+_model_perm = registered_model_permissions
+_RM = registered_models
+
+
+def registered_model_exists(conn: Connection, name: str) -> bool:
+    query = sa.select(sa.literal(1)).where(_RM.c.workspace == WORKSPACE, _RM.c.name == name)
+    return conn.execute(query).first() is not None
+
+
+def model_grants_via_names(
+    conn: Connection, names: Sequence[str], user_id: int
+) -> list[tuple[str, str | None]]:
+    """(name, the user's permission or None) of each of ``names`` that is a registered model:
+    whether it exists and the grant, in one query."""
+    query = (
+        sa.select(_RM.c.name, _model_perm.c.permission)
+        .select_from(_RM)
+        .outerjoin(
+            _model_perm,
+            sa.and_(_model_perm.c.name == _RM.c.name, _model_perm.c.user_id == user_id),
+        )
+        .where(_RM.c.workspace == WORKSPACE, _RM.c.name.in_(list(set(names))))
+    )
+    return [(r[0], r[1]) for r in conn.execute(query)]
+
+
+def list_model_grants(
+    conn: Connection, name: str | None = None, username: str | None = None
+) -> list[ModelGrantRow]:
+    p = _model_perm.c
+    query = sa.select(p.name, users.c.username, users.c.id, p.permission).join(
+        users, users.c.id == p.user_id
+    )
+    if name is not None:
+        query = query.where(p.name == name)
+    if username is not None:
+        query = query.where(users.c.username == username)
+    rows = conn.execute(query.order_by(p.name, users.c.username))
+    return [ModelGrantRow(r[0], r[1], int(r[2]), r[3]) for r in rows]
+
+
+def insert_model_grant(conn: Connection, user_id: int, name: str, permission: str) -> bool:
+    """Add a grant; False if the user already has one on that model."""
+    try:
+        with conn.begin_nested():
+            conn.execute(
+                _model_perm.insert().values(user_id=user_id, name=name, permission=permission)
+            )
+    except IntegrityError:
+        return False
+    return True
+
+
+def set_model_grant(conn: Connection, user_id: int, name: str, permission: str) -> None:
+    """Add a grant or overwrite the existing one."""
+    row = {"user_id": user_id, "name": name, "permission": permission}
+    upsert(conn, _model_perm, [row], keys=["user_id", "name"])
+
+
+def update_model_grant(conn: Connection, user_id: int, name: str, permission: str) -> bool:
+    p = _model_perm.c
+    result = conn.execute(
+        _model_perm.update()
+        .where(p.user_id == user_id, p.name == name)
+        .values(permission=permission)
+    )
+    return bool(result.rowcount)
+
+
+def delete_model_grant(conn: Connection, user_id: int, name: str) -> bool:
+    p = _model_perm.c
+    result = conn.execute(_model_perm.delete().where(p.user_id == user_id, p.name == name))
+    return bool(result.rowcount)
+
+
+def drop_model_grants(conn: Connection, name: str) -> None:
+    """Every grant on ``name`` (the model is gone, or the name was free and any grant on it
+    left over)."""
+    conn.execute(_model_perm.delete().where(_model_perm.c.name == name))
+
+
+def move_model_grants(conn: Connection, name: str, new_name: str) -> None:
+    """The model ``name`` is now ``new_name``: its grants follow (any left on the new name,
+    which was free, go first)."""
+    if new_name == name:
+        return
+    drop_model_grants(conn, new_name)
+    conn.execute(_model_perm.update().where(_model_perm.c.name == name).values(name=new_name))

@@ -1,9 +1,10 @@
-"""runyard's own tables for users, API tokens and experiment permissions.
+"""runyard's own tables for users, API tokens and experiment and registered model permissions.
 
 They live in the metadata database next to MLflow's, prefixed ``runyard_``, and are created
 with ``checkfirst`` when auth is used rather than by an alembic revision: MLflow refuses a
 database whose revision it does not know, and these tables are invisible to it otherwise.
 No foreign key points at MLflow's tables, so ``mlflow gc`` can still hard-delete experiments.
+A database made before a table was added gets it the same way, on the next start.
 """
 
 from __future__ import annotations
@@ -51,4 +52,22 @@ experiment_permissions = sa.Table(
     ),
     sa.Column("permission", sa.String(32), nullable=False),
     sa.PrimaryKeyConstraint("user_id", "experiment_id", name="runyard_experiment_permissions_pk"),
+)
+
+# As MLflow's basic auth keeps them (name, user, permission), by the model's name: renaming a
+# model moves its grants, deleting it drops them (services/auth.py), and prompts, which are
+# registered models, share the table.
+registered_model_permissions = sa.Table(
+    "runyard_registered_model_permissions",
+    metadata,
+    sa.Column("name", sa.String(256), nullable=False),  # registered_models.name
+    sa.Column(
+        "user_id",
+        sa.Integer(),
+        sa.ForeignKey("runyard_users.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("permission", sa.String(32), nullable=False),
+    sa.PrimaryKeyConstraint("user_id", "name", name="runyard_registered_model_permissions_pk"),
+    sa.Index("runyard_registered_model_permissions_name", "name"),
 )

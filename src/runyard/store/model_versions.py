@@ -21,7 +21,9 @@ from runyard.domain.entities import (
     ModelVersion,
     Tag,
 )
+from runyard.domain.permissions import ReadableModels
 from runyard.domain.search import Comparison, OrderKey
+from runyard.store import readable_sql
 from runyard.store.engine import in_list, upsert
 from runyard.store.schema import model_version_tags, model_versions, registered_model_aliases
 from runyard.store.search_sql import compare, sort_key
@@ -306,10 +308,13 @@ def search(
     exclude_prompts: bool,
     offset: int,
     limit: int,
+    readable: ReadableModels | None = None,
 ) -> list[ModelVersion]:
     """One page of a search_model_versions, with tags (and, as in MLflow, no aliases): two
     statements whatever the page size."""
     conditions = [_MV.c.workspace == WORKSPACE, _live(), *(_filter(c) for c in filters)]
+    if readable is not None:  # in the query: pages stay full, offsets count visible rows
+        conditions.append(readable_sql.readable_models(_MV.c.name, readable))
     if exclude_prompts:
         conditions.append(sa.not_(_prompts()))
     ordering = [

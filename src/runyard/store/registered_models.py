@@ -19,8 +19,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import ColumnElement
 
 from runyard.domain.entities import PROMPT_TAG, ModelAlias, RegisteredModel, Tag
+from runyard.domain.permissions import ReadableModels
 from runyard.domain.search import Comparison, OrderKey
-from runyard.store import model_versions
+from runyard.store import model_versions, readable_sql
 from runyard.store.engine import in_list, upsert
 from runyard.store.model_versions import WORKSPACE
 from runyard.store.schema import registered_model_aliases, registered_model_tags, registered_models
@@ -243,9 +244,12 @@ def search(
     exclude_prompts: bool,
     offset: int,
     limit: int,
+    readable: ReadableModels | None = None,
 ) -> list[RegisteredModel]:
     """One page of a search_registered_models, whole: five statements whatever its size."""
     conditions = [_RM.c.workspace == WORKSPACE, *(_filter(c) for c in filters)]
+    if readable is not None:  # in the query: pages stay full, offsets count visible rows
+        conditions.append(readable_sql.readable_models(_RM.c.name, readable))
     if exclude_prompts:
         conditions.append(sa.not_(_prompt()))
     ordering = [
