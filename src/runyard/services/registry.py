@@ -377,9 +377,9 @@ def _resolve_source(
     """
     reference = _version_reference(source)
     if reference is not None:
-        _must_exist(conn, reference[0])
         if (models.prompt_tag(conn, reference[0]) or "").lower() == "true":
-            # A prompt version has no files to copy (its source is a placeholder).
+            # A prompt version has no files to copy (its source is a placeholder). An unknown
+            # model has no tag: _referenced_version answers 404 for it.
             raise InvalidParameterValue(
                 f"Invalid model version source: '{source}'. Prompt versions cannot be used as "
                 "model version sources."
