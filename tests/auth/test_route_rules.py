@@ -113,6 +113,7 @@ def test_every_targeted_rule_names_its_resource_kind() -> None:
         "Artifact",
         "MultipartFile",
         "RegisteredModel",
+        "NewModelVersion",
     }
 
 
@@ -139,8 +140,12 @@ def test_registry_rows_are_decided_on_their_registered_model() -> None:
         if kind is not None:
             assert on.access is kind, row.path
             continue
-        assert isinstance(on, resources.RegisteredModel), row.path
         assert on.access is Access.TARGET, row.path
+        if row.path.endswith("/model-versions/create"):  # READ on its source too
+            assert isinstance(on, resources.NewModelVersion), row.path
+            assert row.rule.needs is Permission.EDIT
+            continue
+        assert isinstance(on, resources.RegisteredModel), row.path
         follows = {
             "/registered-models/rename": resources.Grants.FOLLOW,
             "/registered-models/delete": resources.Grants.DROP,

@@ -2,10 +2,10 @@
 request spells it.
 
 For each row of the route table whose rule is decided on a resource (an experiment, a run, a
-model, an artifact path), on both of its mounts, the walk sends requests in which one place the
-request allows (the URL path, the query string, the JSON body; snake_case and lowerCamelCase)
-names a resource of experiment A, which ``bob`` owns, and another place names the same kind of
-resource in experiment B, on which he has no permission; then the same with A and B swapped.
+model, an artifact path, a registered model), on both of its mounts, the walk sends requests in
+which one place the request allows (the URL path, the query string, the JSON body; snake_case
+and lowerCamelCase) names a resource of side A, which ``bob`` owns, and another place names the
+same kind of resource on side B, on which he has no permission; then the same with A and B swapped.
 Whatever a route reads, bob must never change anything of B nor be answered with any of it. And
 each route must let bob act on A in at least one of these requests, so a route that refused
 everything could not pass.
@@ -48,6 +48,7 @@ class Side:
     model_id: str
     run_dir: str  # <experiment_id>/<run_id>/artifacts under the proxy
     model_dir: str  # <experiment_id>/models/<model_id>/artifacts
+    registered_model: str  # with version 1 (from the run), a tag and an alias
 
 
 class As:
@@ -90,6 +91,9 @@ class World:
             _ok(admin.get(f"{PROXY}/artifacts", params={"path": b.model_dir})),
             admin.get(f"{PROXY}/artifacts/{b.run_dir}/f.txt").content,
             _ok(admin.get(f"{T}/experiments/permissions/get", params=_grant(b, "carol"))),
+            _ok(admin.get(f"{T}/registered-models/get", params={"name": b.registered_model})),
+            _ok(admin.get(f"{T}/model-versions/get", params=_version(b))),
+            _ok(admin.get(f"{T}/registered-models/permissions/get", params=_model_grant(b))),
         ]
 
 
@@ -100,6 +104,14 @@ def _ok(response: Any) -> Any:
 
 def _grant(side: Side, user: str) -> dict[str, str]:
     return {"experiment_id": side.experiment_id, "username": user}
+
+
+def _model_grant(side: Side, user: str = "carol") -> dict[str, str]:
+    return {"name": side.registered_model, "username": user}
+
+
+def _version(side: Side) -> dict[str, str]:
+    return {"name": side.registered_model, "version": "1"}
 
 
 def _side(client: As, name: str) -> Side:
@@ -121,7 +133,13 @@ def _side(client: As, name: str) -> Side:
     for directory in (run_dir, model_dir):
         put = client.put(f"{PROXY}/artifacts/{directory}/f.txt", content=name.encode())
         assert put.status_code == 200, put.text
-    return Side(eid, name, run_id, model_id, run_dir, model_dir)
+    tags = [{"key": "t", "value": name}]
+    _ok(client.post(f"{T}/registered-models/create", json={"name": name, "tags": tags}))
+    version = {"name": name, "source": f"runs:/{run_id}/model", "run_id": run_id, "tags": tags}
+    _ok(client.post(f"{T}/model-versions/create", json=version))
+    alias = {"name": name, "alias": "a", "version": "1"}
+    _ok(client.post(f"{T}/registered-models/alias", json=alias))
+    return Side(eid, name, run_id, model_id, run_dir, model_dir, name)
 
 
 @pytest.fixture(params=BACKENDS)
@@ -150,6 +168,8 @@ def make_world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
             b = _side(admin, f"{SECRET}-{n}")
             for side in (a, b):  # a grant to read, update and delete on either side
                 ok(cli(uri, "permissions", "grant", side.experiment_id, "carol", "READ"))
+                model = side.registered_model
+                ok(cli(uri, "permissions", "grant", model, "carol", "READ", "--registered-model"))
             return World(admin, bob, a, b)
 
         yield make
@@ -172,6 +192,8 @@ def _spellings(on: resources.Resource[Any]) -> list[Spelling]:
         names = ["model_id"]
     elif isinstance(on, resources.Artifact | resources.MultipartFile):
         names = ["path"]
+    elif isinstance(on, resources.RegisteredModel | resources.NewModelVersion):
+        names = ["name"]
     elif isinstance(
         on,
         resources.Experiment | resources.Experiments | resources.Runs | resources.ExperimentName,
@@ -201,14 +223,17 @@ def _value(on: resources.Resource[Any], side: Side, place: str) -> Any:
         return [side.run_id]
     if isinstance(on, resources.Model):
         return side.model_id
+    if isinstance(on, resources.RegisteredModel | resources.NewModelVersion):
+        return side.registered_model
     if isinstance(on, resources.MultipartFile) and place == "url":
         return side.run_dir  # the URL names the directory, the body the file
     return f"{side.run_dir}/f.txt"
 
 
 # Fields each route needs besides its resource, so that some request can succeed.
-def _extra(row: routes.Endpoint, n: int) -> dict[str, Any]:
+def _extra(row: routes.Endpoint, n: int, w: World) -> dict[str, Any]:
     path = row.path
+    one = {"version": "1"}
     by_suffix: dict[str, dict[str, Any]] = {
         "/experiments/update": {"new_name": f"renamed-{n}"},
         "/experiments/set-experiment-tag": {"key": "k", "value": "v"},
@@ -232,9 +257,28 @@ def _extra(row: routes.Endpoint, n: int) -> dict[str, Any]:
         "/experiments/permissions/delete": {"username": "carol"},
         "/mpu/complete/{path:path}": {"upload_id": "0" * 32, "parts": []},
         "/mpu/abort/{path:path}": {"upload_id": "0" * 32},
+        "/registered-models/rename": {"new_name": f"renamed-{n}"},
+        "/registered-models/update": {"description": "changed"},
+        "/registered-models/set-tag": {"key": "k", "value": "v"},
+        "/registered-models/delete-tag": {"key": "t"},
+        "/registered-models/permissions/create": {"username": "carol", "permission": "EDIT"},
+        "/registered-models/permissions/get": {"username": "carol"},
+        "/registered-models/permissions/update": {"username": "carol", "permission": "MANAGE"},
+        "/registered-models/permissions/delete": {"username": "carol"},
+        # bob's own run: a version from it may go into his model, never into B's
+        "/model-versions/create": {"source": f"runs:/{w.a.run_id}/model", "run_id": w.a.run_id},
+        "/model-versions/get": one,
+        "/model-versions/update": {**one, "description": "changed"},
+        "/model-versions/transition-stage": {**one, "stage": "Staging"},
+        "/model-versions/delete": one,
+        "/model-versions/get-download-uri": one,
+        "/model-versions/set-tag": {**one, "key": "k", "value": "v"},
+        "/model-versions/delete-tag": {**one, "key": "t"},
     }
     if row.method == "PATCH" and path.endswith("/logged-models/{model_id}"):
         return {"status": "LOGGED_MODEL_READY"}
+    if path.endswith("/registered-models/alias"):  # set it to version 1, get or delete it
+        return {"alias": "b", "version": "1"} if row.method == "POST" else {"alias": "a"}
     for suffix, fields in by_suffix.items():
         if path.endswith(suffix):
             return dict(fields)
@@ -272,9 +316,9 @@ def _requests(row: routes.Endpoint, mount_path: str, w: World) -> Iterator[Reque
     for n, (first, second) in enumerate(itertools.permutations(usable, 2)):
         for mine, theirs in ((w.a, w.b), (w.b, w.a)):
             params: list[tuple[str, Any]] = []
-            body: dict[str, Any] = _extra(row, n) if takes_body else {}
+            body: dict[str, Any] = _extra(row, n, w) if takes_body else {}
             if not takes_body:
-                params += _extra(row, n).items()
+                params += _extra(row, n, w).items()
             url = mount_path
             for (place, key), side in ((first, mine), (second, theirs)):
                 value = _value(on, side, place)
@@ -314,12 +358,15 @@ def test_the_check_and_the_handler_see_the_same_resource(
     if row.path.endswith("/experiments/restore"):  # only a deleted experiment can be restored
         for side, who in ((w.a, w.bob), (w.b, w.admin)):
             _ok(who.post(f"{T}/experiments/delete", json={"experiment_id": side.experiment_id}))
-    if row.path.endswith("/permissions/create"):  # carol may be granted on A only once
+    if row.path.endswith("/experiments/permissions/create"):  # carol: one grant on A
         _ok(
             w.admin.request(
                 "DELETE", f"{T}/experiments/permissions/delete", json=_grant(w.a, "carol")
             )
         )
+    if row.path.endswith("/registered-models/permissions/create"):
+        delete = f"{T}/registered-models/permissions/delete"
+        _ok(w.admin.request("DELETE", delete, json=_model_grant(w.a)))
     before = w.snapshot_b()
     sent = list(_requests(row, mount_path, w))
     assert len(sent) >= 2, "the walk found no two ways to name this route's resource"

@@ -120,6 +120,9 @@ class Gate:
         if target is None:  # names no experiment: administrators only
             raise denied(who.username, needs, None)
         self.authoriser.check(who, needs, target)
+        reads = on.reads(value)
+        if reads is not None:
+            self.authoriser.check(who, Permission.READ, reads)
 
     def run(
         self,

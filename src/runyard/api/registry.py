@@ -11,6 +11,7 @@ from typing import Any
 
 from runyard.api import render
 from runyard.api.request import Message, out_of_range
+from runyard.api.resources import VersionSource
 from runyard.domain import validation
 from runyard.domain.entities import Tag
 from runyard.domain.permissions import ReadableModels
@@ -129,16 +130,17 @@ def get_model_version_by_alias(ctx: Ctx, msg: Message, name: str) -> Json:
 # --- model versions --------------------------------------------------------------------------
 
 
-def create_model_version(ctx: Ctx, msg: Message, name: str) -> Json:
+def create_model_version(ctx: Ctx, msg: Message, new: VersionSource) -> Json:
+    # the model and sources as the route parsed them (and checked READ on the sources)
     created = registry.create_model_version(
         ctx,
-        name,
-        source=msg.req_text("source"),
-        run_id=msg.text("run_id") or "",
+        new.name,
+        source=new.source,
+        run_id=new.run_id,
         tags=_tags(msg),
         run_link=msg.text("run_link") or "",
         description=msg.text("description") or "",
-        model_id=msg.text("model_id") or None,
+        model_id=new.model_id,
     )
     return {"model_version": render.model_version(created)}
 

@@ -16,6 +16,7 @@ from typing import Generic, TypeVar
 from runyard.api.request import Message, missing
 from runyard.domain import artifact_paths, validation
 from runyard.services import artifacts as artifact_service
+from runyard.services import registry as registry_service
 from runyard.services.auth import Target
 
 T = TypeVar("T")
@@ -49,6 +50,10 @@ class Resource(Generic[T]):
     def target(self, value: T) -> Target | None:
         """The ids to authorise; None when the value names no experiment (admins only)."""
         raise NotImplementedError
+
+    def reads(self, value: T) -> Target | None:
+        """What else the route reads, which needs READ whatever the route's permission is."""
+        return None
 
 
 class NoResource(Resource[None]):
@@ -245,7 +250,42 @@ class RegisteredModel(Resource[str]):
         return Target(registered_models=[value])
 
 
+@dataclass(frozen=True, slots=True)
+class VersionSource:
+    """A new model version: its model and where its files come from."""
+
+    name: str
+    source: str
+    run_id: str  # "" when absent, as MLflow stores it
+    model_id: str | None  # the logged model
+
+
+@dataclass(frozen=True, slots=True)
+class NewModelVersion(Resource[VersionSource]):
+    """create-model-version: EDIT on the model, and, as MLflow asks, READ on what the version
+    is made from (the run, the logged model, or the registered model a ``models:/`` source
+    copies), so a version cannot carry another experiment's files into a model."""
+
+    def parse(self, msg: Message) -> VersionSource:
+        name = msg.req_text("name")
+        return VersionSource(
+            name, msg.req_text("source"), msg.text("run_id") or "", msg.text("model_id") or None
+        )
+
+    def target(self, value: VersionSource) -> Target:
+        return Target(registered_models=[value.name])
+
+    def reads(self, value: VersionSource) -> Target | None:
+        copied = registry_service.referenced_model(value.source)
+        if copied is not None:  # its own lineage was checked when it was made
+            return Target(registered_models=[copied])
+        runs = [value.run_id] if value.run_id else []
+        models = [value.model_id] if value.model_id else []
+        return Target(runs=runs, models=models) if runs or models else None
+
+
 REGISTERED_MODEL = RegisteredModel()
+NEW_MODEL_VERSION = NewModelVersion()
 REGISTERED_MODEL_UNCHECKED = RegisteredModel(required=False)
 NEW_REGISTERED_MODEL = RegisteredModel(access=Access.NEW_REGISTERED_MODEL)
 RENAMED_REGISTERED_MODEL = RegisteredModel(grants=Grants.FOLLOW)

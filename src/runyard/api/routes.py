@@ -207,7 +207,7 @@ TABLE: list[Endpoint] = [
     rpc("POST", f"{RM}/alias", registry.set_registered_model_alias, E, REG),
     rpc("DELETE", f"{RM}/alias", registry.delete_registered_model_alias, M, REG),
     rpc("GET", f"{RM}/alias", registry.get_model_version_by_alias, R, REG),
-    rpc("POST", f"{MV}/create", registry.create_model_version, E, REG),
+    rpc("POST", f"{MV}/create", registry.create_model_version, E, on.NEW_MODEL_VERSION),
     rpc("GET", f"{MV}/get", registry.get_model_version, R, REG),
     rpc("PATCH", f"{MV}/update", registry.update_model_version, E, REG),
     rpc("POST", f"{MV}/transition-stage", registry.transition_model_version_stage, E, REG),

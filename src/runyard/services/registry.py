@@ -556,3 +556,10 @@ def delete_model_version_tag(ctx: Ctx, name: str, version: str, key: str) -> Non
         versions.delete_tag(conn, name, number, key)
 
     ctx.db.write(tx)
+
+
+def referenced_model(source: str) -> str | None:
+    """The registered model a ``models:/<name>/...`` or ``models:/<name>@alias`` source
+    copies a version of (None for any other source): creating such a version reads it."""
+    reference = _version_reference(source)
+    return None if reference is None else reference[0]
