@@ -420,7 +420,8 @@ def _referenced_version(
         if number is None:
             raise InvalidParameterValue(f"Registered model alias {alias} not found.")
         return _live_version(conn, name, number)
-    if suffix is not None and suffix.isdigit():
+    # isdecimal, not isdigit: int() refuses "²" and "⑦", which isdigit accepts
+    if suffix is not None and suffix.isdecimal():
         return _live_version(conn, name, int(suffix))
     latest = versions.latest(conn, [name]).get(name, [])
     if suffix is not None and suffix.lower() != validation.LATEST_ALIAS:
