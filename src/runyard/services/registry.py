@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from runyard.domain import model_sources, search, validation
+from runyard.domain import webhooks as events
 from runyard.domain.entities import (
     MODEL_VERSION_READY,
     MODEL_VERSION_STAGES,
@@ -33,6 +34,7 @@ from runyard.domain.search.registry import (
 )
 from runyard.errors import InvalidParameterValue, ResourceAlreadyExists, ResourceDoesNotExist
 from runyard.services.context import Ctx
+from runyard.services.webhooks import emit_event
 from runyard.store import logged_models as logged_model_store
 from runyard.store import model_versions as versions
 from runyard.store import registered_models as models
@@ -79,6 +81,8 @@ def create_registered_model(
             raise _taken(name, models.is_prompt(conn, name), any(t.key == PROMPT_TAG for t in tags))
         model = models.get(conn, name)
         assert model is not None
+        sent = {t.key: t.value for t in tags}
+        emit_event(conn, events.registered_model_created(name, sent, description or ""))
         return model
 
     return ctx.db.write(tx)
@@ -191,6 +195,8 @@ def set_registered_model_tag(ctx: Ctx, name: str, tag: Tag) -> None:
     def tx(conn: Connection) -> None:
         _must_exist(conn, name)
         models.set_tag(conn, name, tag)
+        prompt = models.is_prompt(conn, name)  # after the write, as MLflow reads it
+        emit_event(conn, events.registered_model_tag_set(prompt, name, tag.key, tag.value))
 
     ctx.db.write(tx)
 
@@ -202,6 +208,8 @@ def delete_registered_model_tag(ctx: Ctx, name: str, key: str) -> None:
     def tx(conn: Connection) -> None:
         _must_exist(conn, name)
         models.delete_tag(conn, name, key)  # absent: nothing to do, as in MLflow
+        prompt = models.is_prompt(conn, name)
+        emit_event(conn, events.registered_model_tag_deleted(prompt, name, key))
 
     ctx.db.write(tx)
 
@@ -218,6 +226,8 @@ def set_registered_model_alias(ctx: Ctx, name: str, alias: str, version: str) ->
     def tx(conn: Connection) -> None:
         _live_version(conn, name, number)
         models.set_alias(conn, name, alias, number)
+        prompt = models.is_prompt(conn, name)
+        emit_event(conn, events.alias_set(prompt, name, alias, str(number)))
 
     ctx.db.write(tx)
 
@@ -229,6 +239,7 @@ def delete_registered_model_alias(ctx: Ctx, name: str, alias: str) -> None:
     def tx(conn: Connection) -> None:
         _must_exist(conn, name)
         models.delete_alias(conn, name, alias)
+        emit_event(conn, events.alias_deleted(models.is_prompt(conn, name), name, alias))
 
     ctx.db.write(tx)
 
@@ -323,6 +334,11 @@ def create_model_version(
         versions.insert(conn, mv)
         if model_id and not prompt:
             _record_on_logged_model(conn, model_id, name, mv.version)
+        sent = {t.key: t.value for t in tags}
+        emit_event(
+            conn,
+            events.model_version_created(name, mv.version, final_source, run_id, sent, description),
+        )
         return mv
 
     return ctx.db.write(tx)
@@ -543,6 +559,10 @@ def set_model_version_tag(ctx: Ctx, name: str, version: str, tag: Tag) -> None:
     def tx(conn: Connection) -> None:
         _live_version(conn, name, number)
         versions.set_tag(conn, name, number, tag)
+        prompt = models.is_prompt(conn, name)
+        emit_event(
+            conn, events.model_version_tag_set(prompt, name, str(number), tag.key, tag.value)
+        )
 
     ctx.db.write(tx)
 
@@ -555,6 +575,8 @@ def delete_model_version_tag(ctx: Ctx, name: str, version: str, key: str) -> Non
     def tx(conn: Connection) -> None:
         _live_version(conn, name, number)
         versions.delete_tag(conn, name, number, key)
+        prompt = models.is_prompt(conn, name)
+        emit_event(conn, events.model_version_tag_deleted(prompt, name, str(number), key))
 
     ctx.db.write(tx)
 
