@@ -376,9 +376,11 @@ def test_default_permission_applies_without_a_grant(tmp_path: Path) -> None:
         assert PASSWORDS["carol"]
 
 
-def test_the_registry_is_decided_by_the_default_permission(tmp_path: Path) -> None:
-    """Registered models have no grants yet: every user may do what the default allows, on
-    every model alike; administrators anything."""
+def test_registered_models_without_a_grant_get_the_default_permission(tmp_path: Path) -> None:
+    """With default READ, every user reads models they hold no grant on, and may create
+    models (which they then manage), but not change or delete someone else's; a grant below
+    READ hides a model from its get and search (tests/auth/test_registry_permissions.py has
+    the rest)."""
     rm = f"{API}/registered-models"
     with (
         auth_server("sqlite", tmp_path, default_permission="READ") as srv,
@@ -391,14 +393,22 @@ def test_the_registry_is_decided_by_the_default_permission(tmp_path: Path) -> No
         assert got["registered_model"]["name"] == "shared"
         found = _json(carol.get(f"{rm}/search", params={"filter": "name = 'shared'"}))
         assert [m["name"] for m in found["registered_models"]] == ["shared"]
+        mine = _json(carol.post(f"{rm}/create", json={"name": "mine"}))
+        assert mine["registered_model"]["name"] == "mine"
+        assert _json(carol.patch(f"{rm}/update", json={"name": "mine", "description": "x"}))
         for method, path, body in (
-            ("POST", f"{rm}/create", {"name": "mine"}),
             ("PATCH", f"{rm}/update", {"name": "shared", "description": "x"}),
             ("DELETE", f"{rm}/delete", {"name": "shared"}),
         ):
             refused = carol.request(method, path, json=body)
             _assert_error(refused, 403, "PERMISSION_DENIED")
-            assert "needs" in refused.json()["message"]
+            assert "on registered model 'shared'" in refused.json()["message"]
         missing = carol.get(f"{rm}/get", params={"name": "nope"})
         _assert_error(missing, 404, "RESOURCE_DOES_NOT_EXIST")
+        hide = {"name": "shared", "username": "carol", "permission": "NO_PERMISSIONS"}
+        _json(admin.post(f"{rm}/permissions/create", json=hide))
+        hidden = carol.get(f"{rm}/get", params={"name": "shared"})
+        _assert_error(hidden, 403, "PERMISSION_DENIED")
+        found = _json(carol.get(f"{rm}/search", params={"filter": "name LIKE '%'"}))
+        assert [m["name"] for m in found["registered_models"]] == ["mine"]
         assert _json(admin.get(f"{rm}/get", params={"name": "shared"}))
