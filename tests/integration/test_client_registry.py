@@ -9,17 +9,20 @@ import json
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import mlflow
 import numpy as np
 import pytest
+import requests
 from mlflow import MlflowClient
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 from sklearn.linear_model import LinearRegression
 
 from tests.integration.livesrv import REFERENCE
+from tests.servers import ServerProcess
 
 pytestmark = [
     pytest.mark.integration,
@@ -410,6 +413,45 @@ def test_create_model_version_from_a_logged_model(
         f"Invalid model version source: '{source}'. The model_id request parameter must "
         "identify the resource that contains the source.",
     )
+
+
+def test_model_version_files_are_served(
+    client: MlflowClient,
+    server: ServerProcess,
+    name: str,
+    exp_id: str,
+    run_id: str,
+    tmp_path: Path,
+) -> None:
+    """``/model-versions/get-artifact`` (the UI's download link) reads where the version's
+    download URI points: inside the run for a runs:/ source, the logged model's artifacts for
+    a models:/ one; paths leaving it are refused."""
+    if REFERENCE:
+        pytest.skip("mlflow server answers a runs:/ version's files with a 500")
+    client.log_text(run_id, "flavors: {}\n", "model/MLmodel")
+    client.log_text(run_id, "deep", "model/sub/data.txt")
+    client.log_text(run_id, "outside", "elsewhere.txt")
+    client.create_registered_model(name)
+    client.create_model_version(name, f"runs:/{run_id}/model", run_id=run_id)
+    logged = client.create_logged_model(exp_id, name="lm", source_run_id=run_id)
+    (tmp_path / "weights.txt").write_text("w")
+    client.log_model_artifact(logged.model_id, str(tmp_path / "weights.txt"))
+    client.create_model_version(name, f"models:/{logged.model_id}", model_id=logged.model_id)
+
+    def get(version: str, path: str) -> requests.Response:
+        params = {"name": name, "version": version, "path": path}
+        return requests.get(f"{server.url}/model-versions/get-artifact", params=params, timeout=30)
+
+    assert (get("1", "MLmodel").status_code, get("1", "MLmodel").text) == (200, "flavors: {}\n")
+    assert get("1", "sub/data.txt").text == "deep"
+    assert (get("2", "weights.txt").status_code, get("2", "weights.txt").text) == (200, "w")
+    for bad in ("../elsewhere.txt", "sub/../../elsewhere.txt", "/etc/passwd", "..%2felsewhere.txt"):
+        answer = get("1", bad)
+        assert answer.status_code in (400, 404), (bad, answer.status_code)
+        assert "outside" not in answer.text and "root:" not in answer.text
+    missing = get("3", "MLmodel")
+    assert missing.status_code == 404
+    assert missing.json()["error_code"] == MISSING
 
 
 def test_update_and_delete_model_version(client: MlflowClient, name: str, run_id: str) -> None:

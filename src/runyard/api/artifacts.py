@@ -329,6 +329,17 @@ list_model_artifacts = _lister(service.model_root, "artifact_directory_path")
 get_model_artifact = _getter(service.model_root, "artifact_file_path")
 
 
+async def get_model_version_artifact(request: Request, msg: Message, name: str) -> Response:
+    """A file of a registered model version (the UI's download link), read where the
+    version's download URI points."""
+    ctx = _ctx(request)
+    version = msg.req_text("version")
+    root = await anyio.to_thread.run_sync(service.model_version_root, ctx, name, version)
+    path = msg.req_text("path")
+    found = await service.download_under(ctx, root, path)
+    return _stream(found, path, partial=False)
+
+
 async def server_info(request: Request, msg: Message, _: None) -> Response:
     serving = _ctx(request).artifacts is not None
     return _json(

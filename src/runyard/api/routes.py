@@ -232,6 +232,14 @@ TABLE: list[Endpoint] = [
     # a run's artifacts (the UI's and the client's listings and downloads)
     stream("GET", f"{T}/artifacts/list", artifacts.list_run_artifacts, R, LEGACY_RUN),
     stream("GET", "/get-artifact", artifacts.get_run_artifact, R, LEGACY_RUN, mounts=ROOT),
+    stream(
+        "GET",
+        "/model-versions/get-artifact",
+        artifacts.get_model_version_artifact,
+        R,
+        REG,
+        mounts=ROOT,
+    ),
     # the artifact proxy: a path's first segment is its experiment; writes stay inside one run
     # or model (services/artifacts.py)
     stream("GET", f"{A}/artifacts", artifacts.list_dir, R, on.ARTIFACT_IN_QUERY, RAW),

@@ -227,6 +227,14 @@ def _inside(source: str, owner: SourceOwner, root: _Root, location: str) -> str:
     return f"{PROXY_SCHEME}:/{location}"
 
 
+def split_runs_uri(uri: str) -> tuple[str, str]:
+    """(run id, run-relative path) of a ``runs:/<run_id>/<path>`` location this module
+    accepted earlier (a version's stored source)."""
+    _, _, rest = _split(uri)
+    run_id, _, path = rest.lstrip("/").partition("/")
+    return run_id, path
+
+
 def _split(uri: str) -> tuple[str, str | None, str]:
     """(lower-case scheme or "", authority or None, the rest); an empty authority is none."""
     match = _SCHEME.match(uri)

@@ -11,9 +11,9 @@ from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass
 
 from runyard.artifacts.base import ArtifactStore, FileInfo, NotAFile, Part
-from runyard.domain import artifact_paths
+from runyard.domain import artifact_paths, model_sources
 from runyard.errors import InvalidParameterValue, MlflowError, ResourceDoesNotExist
-from runyard.services import logged_models
+from runyard.services import logged_models, registry
 from runyard.services.context import Ctx
 from runyard.store import runs as run_store
 from runyard.store.engine import Connection
@@ -175,6 +175,17 @@ def run_root(ctx: Ctx, run_id: str) -> ArtifactRoot:
 
 def model_root(ctx: Ctx, model_id: str) -> ArtifactRoot:
     uri = logged_models.get(ctx, model_id).artifact_location
+    return ArtifactRoot(uri, proxied_path(uri))
+
+
+def model_version_root(ctx: Ctx, name: str, version: str) -> ArtifactRoot:
+    """Where a registered model version's files are: its download location, which is a run's
+    ``runs:/`` path or a proxied location (its source was checked when it was created)."""
+    uri = registry.get_model_version_download_uri(ctx, name, version)
+    if uri.startswith("runs:/"):
+        run_id, path = model_sources.split_runs_uri(uri)
+        run = run_root(ctx, run_id)
+        return ArtifactRoot(uri, artifact_paths.join(run.base, artifact_paths.clean(path)))
     return ArtifactRoot(uri, proxied_path(uri))
 
 
