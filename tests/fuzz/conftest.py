@@ -1,9 +1,9 @@
 """Live servers for the fuzz suite: one ``runyard server`` (one worker) per test, on SQLite and
 PostgreSQL, with auth off, and with auth on as a non-admin user with some grants or as admin.
 
-Each server gets a small world to aim at: experiments, runs, logged models and artifact files,
-so that generated requests can name things that exist (and, as the user, things they may read,
-edit, manage, or not touch at all).
+Each server gets a small world to aim at: experiments, runs, logged models, artifact files and
+registered models with versions and aliases, so that generated requests can name things that
+exist (and, as the user, things they may read, edit, manage, or not touch at all).
 """
 
 from __future__ import annotations
@@ -68,6 +68,7 @@ class _World:
         headers = {"Authorization": authorization} if authorization else {}
         self.http = httpx.Client(base_url=url, headers=headers, timeout=30)
         self.t = Targets(experiments=[], names=[], runs=[], models=[], artifacts=[])
+        self.run_uris: list[str] = []
 
     def post(self, path: str, body: dict[str, object]) -> dict[str, object]:
         return _ok(self.http.post("/api/2.0/mlflow" + path, json=body))
@@ -113,25 +114,61 @@ class _World:
         )
         self.t.uploads.append(str(upload["upload_id"]))
         self.t.artifacts.append(f"{root}/big.bin")
+        self.run_uris.append(info["artifact_uri"])
         return eid
+
+    def registry(self, *labels: str) -> list[str]:
+        """A registered model per label, each with two versions (one from this caller's last
+        run, one from its last logged model), a tag on each, an alias on the first and the
+        second in Staging. Their names."""
+        run, model, root = self.t.runs[-1], self.t.models[-1], self.run_uris[-1]
+        made = []
+        for label in labels:
+            name = f"fuzz-rm-{label}-{uuid.uuid4().hex[:8]}"
+            tags = [{"key": "t", "value": "x"}]
+            self.post("/registered-models/create", {"name": name, "tags": tags})
+            for version in (
+                {"source": f"runs:/{run}/d", "run_id": run},
+                {"source": f"models:/{model}", "model_id": model},
+            ):
+                self.post("/model-versions/create", {"name": name, **version, "tags": tags})
+            self.post(
+                "/registered-models/alias", {"name": name, "alias": "champion", "version": "1"}
+            )
+            body = {"name": name, "version": "2", "stage": "Staging"}
+            self.post("/model-versions/transition-stage", body)
+            made.append(name)
+            self.t.sources += [f"models:/{name}/1", f"models:/{name}@champion"]
+        self.t.registered_models += made
+        self.t.sources += [f"runs:/{run}/m", f"{root}/m", f"models:/{model}"]
+        self.t.sources += [f"models:/{made[0]}/Staging", "models:/x/latest"]
+        return made
 
     def close(self) -> None:
         self.http.close()
 
 
 def _populate(url: str, admin: str | None, user: str | None) -> Targets:
-    """Experiments A and B (the admin's, or anyone's with auth off) and, with auth on, bob's
-    own C; bob may READ A and EDIT B. The fuzzer sees all of them, plus experiment 0."""
+    """Experiments A and B and registered models A, B and C (the admin's, or anyone's with
+    auth off) and, with auth on, bob's own experiment and model D; bob may READ the A's and
+    EDIT the B's. The fuzzer sees all of them, plus experiment 0. Three models of one owner:
+    the warm-up's deletes and renames may take one or two away."""
     world = _World(url, admin)
     a, b = world.experiment("a"), world.experiment("b")
+    model_a, model_b, _ = world.registry("a", "b", "c")
+    world.t.aliases += ["champion", "other"]
     if user is not None:
         for eid, permission in ((a, "READ"), (b, "EDIT")):
             body: dict[str, object] = {"experiment_id": eid, "username": "bob"}
             body["permission"] = permission
             world.post("/experiments/permissions/create", body)
+        for name, permission in ((model_a, "READ"), (model_b, "EDIT")):
+            body = {"name": name, "username": "bob", "permission": permission}
+            world.post("/registered-models/permissions/create", body)
         own = _World(url, user)
         own.t = world.t
         own.experiment("c")
+        own.registry("d")
         own.close()
     world.t.experiments.append("0")
     world.close()

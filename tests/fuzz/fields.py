@@ -2,7 +2,8 @@
 
 For every path of the route table (``runyard.api.routes``, without its ``/api`` or ``/ajax-api``
 mount) a :class:`Spec` names the message fields its handler and its resource read (in
-``api/tracking.py``, ``logged_models.py``, ``artifacts.py``, ``auth.py``, ``resources.py``) and
+``api/tracking.py``, ``logged_models.py``, ``registry.py``, ``artifacts.py``, ``auth.py``,
+``resources.py``) and
 how to make a plausible value for each: a real id of the fixture, an enum name, a near-valid
 filter. A route missing here fails ``test_every_route_has_a_spec``.
 """
@@ -32,11 +33,17 @@ class Targets:
     model_files: list[str] = field(default_factory=lambda: ["", "m.txt", "d"])
     users: list[str] = field(default_factory=lambda: ["admin", "alice", "bob", "carol"])
     uploads: list[str] = field(default_factory=list)  # multipart upload ids
+    registered_models: list[str] = field(default_factory=list)  # names
+    versions: list[str] = field(default_factory=lambda: ["1", "2", "3"])  # as MLflow sends them
+    aliases: list[str] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)  # model version sources that resolve
+    # files below the fixture's versions (version 1: the run's d/, version 2: a logged model)
+    version_files: list[str] = field(default_factory=lambda: ["", "g.json", "m.txt", "d/n.bin"])
 
 
 Kind = Callable[[Gen, Targets], Any]
 
-_JUNK_IDS = ["0", "-1", "1", "999999", "9" * 30, "abc", "1.5", " 1", "1 ", "0x1", "１"]
+_JUNK_IDS = ["0", "-1", "1", "999999", "9" * 30, "abc", "1.5", " 1", "1 ", "0x1", "１", "²"]
 _TAME_KEYS = ["m", "p", "t", "a.b", "loss", "x_y", "a/b"]
 
 # Each kind makes a value for one field. While ``g.tame`` is set it makes a plausible one (a
@@ -67,6 +74,18 @@ ARTIFACT, RUN_FILE, MODEL_FILE, USER = (
     _real("users"),
 )
 UPLOAD = _real("uploads")
+REGISTERED, VERSION, ALIAS = _real("registered_models"), _real("versions"), _real("aliases")
+VERSION_FILE = _real("version_files")
+_SUFFIXES = [*_JUNK_IDS, "latest", "Staging", "", "1/2", "@champion", "2147483648", "٣", "⑦"]
+
+
+def _source(g: Gen, t: Targets) -> Any:
+    """A version's source: one that resolves, or a models:/ URI with an odd version, stage
+    or alias, or anything at all."""
+    if t.registered_models and g.chance(0.3):
+        sep = "@" if g.chance(0.2) else "/"
+        return f"models:/{g.pick(t.registered_models)}{sep}{g.pick(_SUFFIXES)}"
+    return _real("sources")(g, t)
 
 
 def _text(g: Gen, t: Targets) -> Any:
@@ -105,6 +124,16 @@ def _flag(g: Gen, t: Targets) -> Any:
     if g.tame:
         return g.pick([True, False])
     return g.pick([True, False, "true", "false", "TRUE", "yes", 1, 0, None, g.text(4)])
+
+
+def optional(kind: Kind) -> Kind:
+    """A field a tame request often leaves out (sent empty): one whose value changes what the
+    others must be (create-model-version's model_id decides what its source may be)."""
+
+    def make(g: Gen, t: Targets) -> Any:
+        return "" if g.tame and g.chance(0.5) else kind(g, t)
+
+    return make
 
 
 def enum(*names: str) -> Kind:
@@ -247,6 +276,40 @@ MODEL_ORDER = message(
         "dataset_digest": _text,
     }
 )
+_REGISTRY_TAG_KEYS = ["t", "a.b", "mlflow.prompt.is_prompt", "mlflow.prompt.text", "x y"]
+
+
+def _registry_key(g: Gen, t: Targets) -> Any:
+    return g.pick(_REGISTRY_TAG_KEYS) if g.tame else _key(g, t)
+
+
+def _registry_value(g: Gen, t: Targets) -> Any:
+    return g.pick(["true", "false", "x", "TRUE"]) if g.tame else _text(g, t)
+
+
+def _model_name(g: Gen, t: Targets) -> Any:
+    """A new model's name: a fresh word, or one that is taken (a registered model's)."""
+    if t.registered_models and g.chance(0.3):
+        return g.pick(t.registered_models)
+    return _text(g, t)
+
+
+def _new_name(g: Gen, t: Targets) -> Any:
+    """Mostly a fixture's name: taken (a 409), or free again once renamed away, so that the
+    renames keep the fixture's names in use for the deletes after them."""
+    if t.registered_models and g.chance(0.6):
+        return g.pick(t.registered_models)
+    return _text(g, t)
+
+
+def _alias(g: Gen, t: Targets) -> Any:
+    if g.tame and g.chance(0.3):
+        return g.pick(["latest", "LATEST", "v1", "V2", "new_alias", "a-b"])
+    return ALIAS(g, t)
+
+
+REGISTRY_KV = message({"key": _registry_key, "value": _registry_value})
+STAGE = enum("None", "Staging", "Production", "Archived", "staging", "PRODUCTION", "Deleted")
 PERMISSION = enum("READ", "EDIT", "MANAGE", "NO_PERMISSIONS", "read", "ADMIN")
 
 _EXPERIMENT_SEARCH = {
@@ -259,10 +322,43 @@ _EXPERIMENT_SEARCH = {
 _RUN_FIELDS = {"run_id": RUN, "run_uuid": RUN}
 _METRIC_FIELDS = {**_RUN_FIELDS, **_METRIC}
 _PERMISSION_FIELDS = {"experiment_id": EXPERIMENT, "username": USER, "permission": PERMISSION}
+_MODEL_PERMISSION_FIELDS = {"name": REGISTERED, "username": USER, "permission": PERMISSION}
+
+_REGISTRY_SEARCH = {"max_results": _int, "page_token": _page_token}
+_MODEL_SEARCH = {
+    "filter": filters(gen.REGISTERED_MODEL_IDENTIFIERS),
+    "order_by": orderings(gen.REGISTERED_MODEL_IDENTIFIERS),
+    **_REGISTRY_SEARCH,
+}
+_VERSION_SEARCH = {
+    "filter": filters(gen.MODEL_VERSION_IDENTIFIERS),
+    "order_by": orderings(gen.MODEL_VERSION_IDENTIFIERS),
+    **_REGISTRY_SEARCH,
+}
+_RM = {"name": REGISTERED}
+# Webhooks: only addresses the SSRF rule refuses without a DNS lookup, so that no webhook the
+# fuzzer makes can send anything anywhere.
+_WEBHOOK_EVENT = message(
+    {
+        "entity": enum("REGISTERED_MODEL", "MODEL_VERSION", "MODEL_VERSION_TAG", "PROMPT"),
+        "action": enum("CREATED", "UPDATED", "DELETED", "SET"),
+    }
+)
+_WEBHOOK = {
+    "name": _text,
+    "url": enum("http://127.0.0.1:1/h", "https://10.0.0.1/h", "http://[::1]/", "ftp://1.2.3.4/"),
+    "events": many(_WEBHOOK_EVENT),
+    "description": _text,
+    "secret": _text,
+    "status": enum("ACTIVE", "DISABLED"),
+}
+_MV = {"name": REGISTERED, "version": VERSION}
 
 T = "/2.0/mlflow"
 A = "/2.0/mlflow-artifacts"
 LM = f"{T}/logged-models/{{model_id}}"
+RM, MV = f"{T}/registered-models", f"{T}/model-versions"
+WH = f"{T}/webhooks"
 
 SPECS: dict[str, Spec] = {
     "/health": Spec(),
@@ -385,8 +481,42 @@ SPECS: dict[str, Spec] = {
     f"{LM}/params": Spec({"model_id": MODEL, "params": many(KV)}),
     f"{LM}/artifacts/directories": Spec({"artifact_directory_path": MODEL_FILE}),
     f"{LM}/artifacts/files": Spec({"artifact_file_path": MODEL_FILE}),
+    f"{RM}/create": Spec({"name": _model_name, "tags": many(REGISTRY_KV), "description": _text}),
+    f"{RM}/get": Spec(_RM),
+    f"{RM}/rename": Spec({**_RM, "new_name": _new_name}),
+    f"{RM}/update": Spec({**_RM, "description": _text}),
+    f"{RM}/delete": Spec(_RM),
+    f"{RM}/search": Spec(_MODEL_SEARCH, weight=2),
+    f"{RM}/get-latest-versions": Spec({**_RM, "stages": many(STAGE)}),
+    f"{RM}/set-tag": Spec({**_RM, "key": _registry_key, "value": _registry_value}),
+    f"{RM}/delete-tag": Spec({**_RM, "key": _registry_key}),
+    f"{RM}/alias": Spec({**_RM, "alias": _alias, "version": VERSION}),
+    f"{MV}/create": Spec(
+        {
+            **_RM,
+            "source": _source,
+            "run_id": optional(RUN),
+            "model_id": optional(MODEL),
+            "run_link": _text,
+            "description": _text,
+            "tags": many(REGISTRY_KV),
+        },
+        weight=2,
+    ),
+    f"{MV}/get": Spec(_MV),
+    f"{MV}/update": Spec({**_MV, "description": _text}),
+    f"{MV}/transition-stage": Spec({**_MV, "stage": STAGE, "archive_existing_versions": _flag}),
+    f"{MV}/delete": Spec(_MV),
+    f"{MV}/get-download-uri": Spec(_MV),
+    f"{MV}/search": Spec(_VERSION_SEARCH, weight=2),
+    f"{MV}/set-tag": Spec({**_MV, "key": _registry_key, "value": _registry_value}),
+    f"{MV}/delete-tag": Spec({**_MV, "key": _registry_key}),
+    WH: Spec({**_WEBHOOK, "max_results": _int, "page_token": _page_token}),
+    f"{WH}/{{webhook_id}}": Spec(_WEBHOOK),
+    f"{WH}/{{webhook_id}}/test": Spec({"event": _WEBHOOK_EVENT}),
     f"{T}/artifacts/list": Spec({**_RUN_FIELDS, "path": RUN_FILE, "page_token": _page_token}),
     "/get-artifact": Spec({**_RUN_FIELDS, "path": RUN_FILE}),
+    "/model-versions/get-artifact": Spec({**_MV, "path": VERSION_FILE}),
     f"{A}/artifacts": Spec({"path": ARTIFACT}, raw=True),
     f"{A}/artifacts/{{path:path}}": Spec(raw=True, weight=2),
     f"{A}/mpu/create/{{path:path}}": Spec({"path": _text, "num_parts": _int}),
@@ -404,6 +534,10 @@ SPECS: dict[str, Spec] = {
     f"{T}/experiments/permissions/get": Spec(_PERMISSION_FIELDS),
     f"{T}/experiments/permissions/update": Spec(_PERMISSION_FIELDS),
     f"{T}/experiments/permissions/delete": Spec(_PERMISSION_FIELDS),
+    f"{RM}/permissions/create": Spec(_MODEL_PERMISSION_FIELDS),
+    f"{RM}/permissions/get": Spec(_MODEL_PERMISSION_FIELDS),
+    f"{RM}/permissions/update": Spec(_MODEL_PERMISSION_FIELDS),
+    f"{RM}/permissions/delete": Spec(_MODEL_PERMISSION_FIELDS),
 }
 
 # For a route this table does not know yet: every field name above, with its kind.

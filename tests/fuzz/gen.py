@@ -156,9 +156,20 @@ MODEL_IDENTIFIERS = [
     "creation_time", "last_updated_timestamp", "attributes.name", "metrics.m", "params.p",
     "tags.t", "tags.`a b`", "datasets.name", "foo.bar", "lifecycle_stage",
 ]  # fmt: skip
+REGISTERED_MODEL_IDENTIFIERS = [
+    "name", "attributes.name", "tags.t", "tag.`a b`", "tags.`mlflow.prompt.is_prompt`",
+    "timestamp", "last_updated_timestamp", "creation_timestamp", "version_number", "run_id",
+    "foo", "tags.", "`name`",
+]  # fmt: skip
+MODEL_VERSION_IDENTIFIERS = [
+    "name", "version_number", "run_id", "source_path", "attributes.version_number",
+    "tags.t", "tag.`mlflow.prompt.is_prompt`", "creation_timestamp", "last_updated_timestamp",
+    "timestamp", "current_stage", "source", "version", "foo.bar", "`version_number`",
+]  # fmt: skip
 COMPARATORS = ["=", "!=", ">", ">=", "<", "<=", "LIKE", "ILIKE", "IN", "NOT IN", "IS NULL"]
 COMPARATORS += ["IS NOT NULL", "IS", "NOT", "==", "<>", "like", "in"]
 VALUES = ["'x'", '"y"', "1", "1.5", "-3", "1e400", "'%a_'", "('a', 'b')", "()", "('a')"]
+VALUES += ["'fuzz-%'", "'None'", "'2'", "2147483648", "('1', 2)"]
 VALUES += ["(1, 2)", "NULL", "''", "`z`", "0x10", "-", "'", "'NaN'", "NaN", "'é🙂'", "9" * 30]
 GLUE = ["AND", "and", "OR", "(", ")", ",", ";", "--", "AND AND", "\n", "\t", "/*", "$$"]
 

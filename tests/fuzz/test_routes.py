@@ -91,9 +91,14 @@ def heavy(g: Gen, table: list[Route], targets: fields.Targets) -> Iterator[tuple
 
 
 def _order(route: Route) -> int:
-    """Writes that destroy the fixture's targets last, and restores after them."""
+    """Writes that destroy the fixture's targets last, those that take a whole registered model
+    away (its deletion, its renaming) after the deletes of its parts, and restores after all."""
     text = f"{route.method} {route.key}".lower()
-    return 2 if "restore" in text else 1 if "delete" in text else 0
+    if "restore" in text:
+        return 3
+    if route.key.endswith(("/registered-models/delete", "/registered-models/rename")):
+        return 2
+    return 1 if "delete" in text else 0
 
 
 @dataclass
