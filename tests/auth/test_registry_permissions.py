@@ -222,7 +222,7 @@ def _registry_rows() -> list[tuple[str, str]]:
 
 def test_every_registry_route_needs_credentials(srv: AuthServer) -> None:
     rows = _registry_rows()
-    assert len(rows) == 52  # 26 rows, /api and /ajax-api
+    assert len(rows) == 53  # 26 rows under /api and /ajax-api, get-artifact at the root
     wrong = httpx.BasicAuth("bob", "not-his-password")
     with httpx.Client(base_url=srv.url, timeout=60) as anonymous:
         for method, path in rows:

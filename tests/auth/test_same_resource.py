@@ -130,7 +130,7 @@ def _side(client: As, name: str) -> Side:
     model_id = _ok(client.post(f"{T}/logged-models", json=body))["model"]["info"]["model_id"]
     run_dir = f"{eid}/{run_id}/artifacts"
     model_dir = f"{eid}/models/{model_id}/artifacts"
-    for directory in (run_dir, model_dir):
+    for directory in (run_dir, f"{run_dir}/model", model_dir):  # run_dir/model: version 1's
         put = client.put(f"{PROXY}/artifacts/{directory}/f.txt", content=name.encode())
         assert put.status_code == 200, put.text
     tags = [{"key": "t", "value": name}]
@@ -277,6 +277,8 @@ def _extra(row: routes.Endpoint, n: int, w: World) -> dict[str, Any]:
     }
     if row.method == "PATCH" and path.endswith("/logged-models/{model_id}"):
         return {"status": "LOGGED_MODEL_READY"}
+    if path.endswith("/model-versions/get-artifact"):  # before /get-artifact's
+        return {**one, "path": "f.txt"}
     if path.endswith("/registered-models/alias"):  # set it to version 1, get or delete it
         return {"alias": "b", "version": "1"} if row.method == "POST" else {"alias": "a"}
     for suffix, fields in by_suffix.items():
