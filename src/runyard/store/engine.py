@@ -32,6 +32,7 @@ __all__ = [
     "Failure",
     "classify",
     "in_list",
+    "in_pairs",
     "insert_ignore",
     "make_engine",
     "translate",
@@ -337,6 +338,24 @@ def in_list(
         array = sa.bindparam(None, list(values), type_=postgresql.ARRAY(column.type))
         return column == sa.any_(array)
     return column.in_(list(values))
+
+
+def in_pairs(
+    conn: Connection,
+    first: sa.ColumnElement[Any],
+    second: sa.ColumnElement[Any],
+    pairs: Sequence[tuple[Any, Any]],
+) -> sa.ColumnElement[bool]:
+    """``(first, second) IN (pairs)``, as :func:`in_list` does it for one column: PostgreSQL
+    gets two array parameters, unnested side by side."""
+    if not pairs:
+        return sa.false()
+    if conn.dialect.name == "postgresql":
+        a = sa.bindparam(None, [p[0] for p in pairs], type_=postgresql.ARRAY(first.type))
+        b = sa.bindparam(None, [p[1] for p in pairs], type_=postgresql.ARRAY(second.type))
+        keys = sa.func.unnest(a, b).table_valued("a", "b").render_derived()
+        return sa.tuple_(first, second).in_(sa.select(keys.c.a, keys.c.b))
+    return sa.tuple_(first, second).in_(list(pairs))
 
 
 def fetch_raw(conn: Connection, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:

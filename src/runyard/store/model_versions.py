@@ -24,7 +24,7 @@ from runyard.domain.entities import (
 from runyard.domain.permissions import ReadableModels
 from runyard.domain.search import Comparison, OrderKey
 from runyard.store import readable_sql
-from runyard.store.engine import in_list, upsert
+from runyard.store.engine import in_list, in_pairs, upsert
 from runyard.store.schema import model_version_tags, model_versions, registered_model_aliases
 from runyard.store.search_sql import compare, sort_key
 
@@ -230,14 +230,15 @@ def download_location(conn: Connection, name: str, version: int) -> str | None:
 # --- loading many ----------------------------------------------------------------------------
 
 
-def _tags_of(conn: Connection, page: sa.Subquery) -> dict[tuple[str, int], list[Tag]]:
-    """Tags of the versions ``page`` selects (its ``name`` and ``version``), in one statement
-    joined to it: no list of keys to bind, however long the page."""
+def _tags_of(conn: Connection, rows: Sequence[Any]) -> dict[tuple[str, int], list[Tag]]:
+    """Tags of the versions ``rows`` holds, in one statement on their keys (joining to the
+    query that found them instead would run it again, and PostgreSQL without statistics on
+    fresh rows then reruns it for every tag row)."""
     t = _TAGS.c
+    keys = [(r.name, int(r.version)) for r in rows]
     found = conn.execute(
         sa.select(t.name, t.version, t.key, t.value)
-        .join(page, sa.and_(t.name == page.c.name, t.version == page.c.version))
-        .where(t.workspace == WORKSPACE)
+        .where(t.workspace == WORKSPACE, in_pairs(conn, t.name, t.version, keys))
         .order_by(t.key)
     )
     out: dict[tuple[str, int], list[Tag]] = defaultdict(list)
@@ -269,7 +270,7 @@ def latest(conn: Connection, names: Sequence[str]) -> dict[str, list[ModelVersio
     )
     top = sa.select(ranked).where(ranked.c.rank == 1)
     rows = conn.execute(top.order_by(ranked.c.name, ranked.c.first)).all()
-    tags = _tags_of(conn, top.subquery("top")) if rows else {}
+    tags = _tags_of(conn, rows) if rows else {}
     out: dict[str, list[ModelVersion]] = {name: [] for name in names}
     for r in rows:
         out[r.name].append(_entity(r, tags.get((r.name, r.version), []), []))
@@ -323,7 +324,7 @@ def search(
     ]
     page = sa.select(_MV).where(*conditions).order_by(*ordering).offset(offset).limit(limit)
     rows = conn.execute(page).all()
-    tags = _tags_of(conn, page.subquery("page")) if rows else {}
+    tags = _tags_of(conn, rows) if rows else {}
     return [_entity(r, tags.get((r.name, r.version), []), []) for r in rows]
 
 
