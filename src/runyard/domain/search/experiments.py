@@ -38,30 +38,38 @@ from runyard.errors import InvalidParameterValue
 
 _EXPERIMENT_ATTRIBUTES = ("name", "experiment_id", "creation_time", "last_update_time")
 _EXPERIMENT_NUMERIC_ATTRIBUTES = frozenset({"creation_time", "last_update_time"})
-_EXPERIMENT_ENTITIES = ("attribute", "tag", "tags")
+ATTRIBUTE_OR_TAG_ENTITIES = ("attribute", "tag", "tags")
 
 
 # --------------------------------------------------------------------------------------------
 # Experiments.
 
 
-def _experiment_identifier(identifier: str, valid_attributes: Sequence[str]) -> tuple[Entity, str]:
+def attribute_or_tag(
+    identifier: str, valid_attributes: Sequence[str], *, check_stripped: bool = True
+) -> tuple[Entity, str]:
+    """MLflow's identifier rule for experiments and the registry: a bare attribute, or one
+    of ``ATTRIBUTE_OR_TAG_ENTITIES`` and a dot. ``check_stripped``: experiments check an
+    attribute key once its quotes and backticks are stripped, the registry's filters as it was
+    written. The key comes back stripped."""
     entity_text, dot, key = identifier.partition(".")
     if not dot:
         entity, key = ATTRIBUTE, identifier
-    elif entity_text not in _EXPERIMENT_ENTITIES:
+    elif entity_text not in ATTRIBUTE_OR_TAG_ENTITIES:
         raise InvalidParameterValue(
-            f"Invalid entity type '{entity_text}'. Valid entity types are {_EXPERIMENT_ENTITIES!r}"
+            f"Invalid entity type '{entity_text}'. "
+            f"Valid entity types are {ATTRIBUTE_OR_TAG_ENTITIES!r}"
         )
     else:
         entity = ENTITY_ALIASES[entity_text]
-    key = trim_backticks(strip_quotes(key))
-    if entity == ATTRIBUTE and key not in valid_attributes:
+    stripped = trim_backticks(strip_quotes(key))
+    checked = stripped if check_stripped else key
+    if entity == ATTRIBUTE and checked not in valid_attributes:
         raise InvalidParameterValue(
-            f"Invalid attribute key '{key}' specified. "
+            f"Invalid attribute key '{checked}' specified. "
             f"Valid keys are '{set_repr(valid_attributes)}'"
         )
-    return entity, key
+    return entity, stripped
 
 
 def _experiment_value(text: str, entity: str, key: str, tok: Tok) -> Value:
@@ -134,7 +142,7 @@ def parse_experiment_filter(filter_string: str | None) -> list[Comparison]:
     parsed: list[Comparison] = []
     for clause in split_clauses(text, quote_invalid=False):
         identifier = identifier_text(text, clause)
-        entity, key = _experiment_identifier(identifier, _EXPERIMENT_ATTRIBUTES)
+        entity, key = attribute_or_tag(identifier, _EXPERIMENT_ATTRIBUTES)
         if clause.right is None:
             if entity != TAG:
                 raise InvalidParameterValue(
@@ -152,7 +160,7 @@ def parse_experiment_order_by(clauses: Sequence[str]) -> list[OrderKey]:
     keys: list[OrderKey] = []
     for clause in clauses:
         token, ascending = order_by_token(clause)
-        entity, key = _experiment_identifier(token.strip(), _EXPERIMENT_ATTRIBUTES)
+        entity, key = attribute_or_tag(token.strip(), _EXPERIMENT_ATTRIBUTES)
         if entity != ATTRIBUTE:
             raise InvalidParameterValue(f"Invalid order_by entity: {entity}")
         keys.append(OrderKey(entity, key, ascending))

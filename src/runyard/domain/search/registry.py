@@ -39,7 +39,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from runyard.domain.search.experiments import _EXPERIMENT_ENTITIES, _experiment_identifier
+from runyard.domain.search.experiments import attribute_or_tag
 from runyard.domain.search.lexer import (
     FLOAT,
     IDENT,
@@ -55,13 +55,10 @@ from runyard.domain.search.lexer import (
     parse_list,
     quoted_value,
     split_clauses,
-    strip_quotes,
-    trim_backticks,
 )
 from runyard.domain.search.runs import check_list_comparator, numeric_attribute, order_by_token
 from runyard.domain.search.terms import (
     ATTRIBUTE,
-    ENTITY_ALIASES,
     METRIC_COMPARATORS,
     STRING_ATTRIBUTE_COMPARATORS,
     TAG,
@@ -105,21 +102,7 @@ _VERSION_FILTER_COLUMNS = {"version_number": "version", "source_path": "source"}
 def _filter_identifier(identifier: str, valid_attributes: Sequence[str]) -> tuple[Entity, str]:
     """The registry's identifier rule: unlike experiments', an attribute key is checked as
     written, before its quotes or backticks are stripped."""
-    entity_text, dot, key = identifier.partition(".")
-    if not dot:
-        entity, key = ATTRIBUTE, identifier
-    elif entity_text not in _EXPERIMENT_ENTITIES:
-        raise InvalidParameterValue(
-            f"Invalid entity type '{entity_text}'. Valid entity types are {_EXPERIMENT_ENTITIES!r}"
-        )
-    else:
-        entity = ENTITY_ALIASES[entity_text]
-    if entity == ATTRIBUTE and key not in valid_attributes:
-        raise InvalidParameterValue(
-            f"Invalid attribute key '{key}' specified. "
-            f"Valid keys are '{set_repr(valid_attributes)}'"
-        )
-    return entity, trim_backticks(strip_quotes(key))
+    return attribute_or_tag(identifier, valid_attributes, check_stripped=False)
 
 
 def _tag_value(raw: str, tok: Tok) -> str:
@@ -314,7 +297,7 @@ def parse_model_version_order_by(clauses: Sequence[str]) -> list[OrderKey]:
     seen: set[str] = set()
     for clause in clauses:
         token, ascending = _order_by_text(clause)
-        _, key = _experiment_identifier(token.strip(), _VERSION_ORDER_KEYS)
+        _, key = attribute_or_tag(token.strip(), _VERSION_ORDER_KEYS)
         column = _VERSION_ORDER_COLUMNS.get(key)
         if column is None:  # a tag whose key is not one of the columns
             raise InvalidParameterValue(
