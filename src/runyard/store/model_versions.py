@@ -26,7 +26,7 @@ from runyard.domain.search import Comparison, OrderKey
 from runyard.store import readable_sql
 from runyard.store.engine import in_list, in_pairs, upsert
 from runyard.store.schema import model_version_tags, model_versions, registered_model_aliases
-from runyard.store.search_sql import compare, sort_key
+from runyard.store.search_sql import compare, sort_key, tagged
 
 _MV = model_versions
 _TAGS = model_version_tags
@@ -282,24 +282,14 @@ def latest(conn: Connection, names: Sequence[str]) -> dict[str, list[ModelVersio
 
 def _filter(c: Comparison) -> ColumnElement[bool]:
     if c.entity == "tag":
-        return sa.exists().where(
-            _TAGS.c.workspace == _MV.c.workspace,
-            _TAGS.c.name == _MV.c.name,
-            _TAGS.c.version == _MV.c.version,
-            _TAGS.c.key == c.key,
-            compare(_TAGS.c.value, c.comparator, c.value),
-        )
+        value = compare(_TAGS.c.value, c.comparator, c.value)
+        return tagged(_TAGS, _MV, ("workspace", "name", "version"), c.key, value)
     return compare(_MV.c[c.key], c.comparator, c.value)
 
 
 def _prompts() -> ColumnElement[bool]:
     """Versions of a model any of whose versions is tagged a prompt."""
-    return sa.exists().where(
-        _TAGS.c.workspace == _MV.c.workspace,
-        _TAGS.c.name == _MV.c.name,
-        _TAGS.c.key == PROMPT_TAG,
-        _TAGS.c.value == "true",
-    )
+    return tagged(_TAGS, _MV, ("workspace", "name"), PROMPT_TAG, _TAGS.c.value == "true")
 
 
 def search(

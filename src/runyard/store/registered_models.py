@@ -25,7 +25,7 @@ from runyard.store import model_versions, readable_sql
 from runyard.store.engine import in_list, upsert
 from runyard.store.model_versions import WORKSPACE
 from runyard.store.schema import registered_model_aliases, registered_model_tags, registered_models
-from runyard.store.search_sql import compare, sort_key
+from runyard.store.search_sql import compare, sort_key, tagged
 
 _RM = registered_models
 _TAGS = registered_model_tags
@@ -219,22 +219,13 @@ def _load(conn: Connection, rows: Sequence[Any]) -> list[RegisteredModel]:
 
 def _filter(c: Comparison) -> ColumnElement[bool]:
     if c.entity == "tag":
-        return sa.exists().where(
-            _TAGS.c.workspace == _RM.c.workspace,
-            _TAGS.c.name == _RM.c.name,
-            _TAGS.c.key == c.key,
-            compare(_TAGS.c.value, c.comparator, c.value),
-        )
+        value = compare(_TAGS.c.value, c.comparator, c.value)
+        return tagged(_TAGS, _RM, ("workspace", "name"), c.key, value)
     return compare(_RM.c[c.key], c.comparator, c.value)
 
 
 def _prompt() -> ColumnElement[bool]:
-    return sa.exists().where(
-        _TAGS.c.workspace == _RM.c.workspace,
-        _TAGS.c.name == _RM.c.name,
-        _TAGS.c.key == PROMPT_TAG,
-        _TAGS.c.value == "true",
-    )
+    return tagged(_TAGS, _RM, ("workspace", "name"), PROMPT_TAG, _TAGS.c.value == "true")
 
 
 def search(

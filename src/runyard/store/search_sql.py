@@ -43,7 +43,7 @@ from runyard.store.schema import (
     tags,
 )
 
-__all__ = ["compare", "select_experiment_ids", "select_run_ids", "sort_key"]
+__all__ = ["compare", "select_experiment_ids", "select_run_ids", "sort_key", "tagged"]
 
 _STAGES = {
     "ACTIVE_ONLY": ("active",),
@@ -350,6 +350,19 @@ def select_experiment_ids(
     )
 
 
-# The LoggedModel search (store/logged_models.py) compares and sorts by the same rules.
+# The LoggedModel and registry searches (store/logged_models.py, registered_models.py,
+# model_versions.py) compare and sort by the same rules.
 compare = _compare
 sort_key = _sort_key
+
+
+def tagged(
+    tags: sa.Table,
+    owner: sa.Table,
+    keys: Sequence[str],
+    key: str,
+    value: ColumnElement[bool],
+) -> ColumnElement[bool]:
+    """EXISTS a row of ``tags`` for the ``owner`` row (the same ``keys`` columns) with the
+    tag ``key`` whose value meets ``value``: a registry filter on a tag, or the prompt mark."""
+    return sa.exists().where(*(tags.c[k] == owner.c[k] for k in keys), tags.c.key == key, value)
