@@ -16,17 +16,15 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
 from runyard.domain.entities import (
-    PROMPT_TAG,
     STAGE_DELETED_INTERNAL,
     ModelVersion,
     Tag,
 )
 from runyard.domain.permissions import ReadableModels
 from runyard.domain.search import Comparison, OrderKey
-from runyard.store import readable_sql
+from runyard.store import registry_search
 from runyard.store.engine import in_list, in_pairs, upsert
 from runyard.store.schema import model_version_tags, model_versions, registered_model_aliases
-from runyard.store.search_sql import compare, sort_key, tagged
 
 _MV = model_versions
 _TAGS = model_version_tags
@@ -280,18 +278,6 @@ def latest(conn: Connection, names: Sequence[str]) -> dict[str, list[ModelVersio
 # --- search ----------------------------------------------------------------------------------
 
 
-def _filter(c: Comparison) -> ColumnElement[bool]:
-    if c.entity == "tag":
-        value = compare(_TAGS.c.value, c.comparator, c.value)
-        return tagged(_TAGS, _MV, ("workspace", "name", "version"), c.key, value)
-    return compare(_MV.c[c.key], c.comparator, c.value)
-
-
-def _prompts() -> ColumnElement[bool]:
-    """Versions of a model any of whose versions is tagged a prompt."""
-    return tagged(_TAGS, _MV, ("workspace", "name"), PROMPT_TAG, _TAGS.c.value == "true")
-
-
 def search(
     conn: Connection,
     filters: Sequence[Comparison],
@@ -303,16 +289,18 @@ def search(
 ) -> list[ModelVersion]:
     """One page of a search_model_versions, with tags (and, as in MLflow, no aliases): two
     statements whatever the page size."""
-    conditions = [_MV.c.workspace == WORKSPACE, _live(), *(_filter(c) for c in filters)]
-    if readable is not None:  # in the query: pages stay full, offsets count visible rows
-        conditions.append(readable_sql.readable_models(_MV.c.name, readable))
-    if exclude_prompts:
-        conditions.append(sa.not_(_prompts()))
-    ordering = [
-        sort_key(_MV.c[k.key]).asc() if k.ascending else sort_key(_MV.c[k.key]).desc()
-        for k in order_by
-    ]
-    page = sa.select(_MV).where(*conditions).order_by(*ordering).offset(offset).limit(limit)
+    page = registry_search.page_query(
+        _MV,
+        _TAGS,
+        ("workspace", "name", "version"),
+        [_MV.c.workspace == WORKSPACE, _live()],
+        filters,
+        order_by,
+        exclude_prompts,
+        offset,
+        limit,
+        readable,
+    )
     rows = conn.execute(page).all()
     tags = _tags_of(conn, rows) if rows else {}
     return [_entity(r, tags.get((r.name, r.version), []), []) for r in rows]

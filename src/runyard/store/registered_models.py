@@ -21,11 +21,10 @@ from sqlalchemy.sql.elements import ColumnElement
 from runyard.domain.entities import PROMPT_TAG, ModelAlias, RegisteredModel, Tag
 from runyard.domain.permissions import ReadableModels
 from runyard.domain.search import Comparison, OrderKey
-from runyard.store import model_versions, readable_sql
+from runyard.store import model_versions, registry_search
 from runyard.store.engine import in_list, upsert
 from runyard.store.model_versions import WORKSPACE
 from runyard.store.schema import registered_model_aliases, registered_model_tags, registered_models
-from runyard.store.search_sql import compare, sort_key, tagged
 
 _RM = registered_models
 _TAGS = registered_model_tags
@@ -217,17 +216,6 @@ def _load(conn: Connection, rows: Sequence[Any]) -> list[RegisteredModel]:
 # --- search ----------------------------------------------------------------------------------
 
 
-def _filter(c: Comparison) -> ColumnElement[bool]:
-    if c.entity == "tag":
-        value = compare(_TAGS.c.value, c.comparator, c.value)
-        return tagged(_TAGS, _RM, ("workspace", "name"), c.key, value)
-    return compare(_RM.c[c.key], c.comparator, c.value)
-
-
-def _prompt() -> ColumnElement[bool]:
-    return tagged(_TAGS, _RM, ("workspace", "name"), PROMPT_TAG, _TAGS.c.value == "true")
-
-
 def search(
     conn: Connection,
     filters: Sequence[Comparison],
@@ -238,14 +226,16 @@ def search(
     readable: ReadableModels | None = None,
 ) -> list[RegisteredModel]:
     """One page of a search_registered_models, whole: five statements whatever its size."""
-    conditions = [_RM.c.workspace == WORKSPACE, *(_filter(c) for c in filters)]
-    if readable is not None:  # in the query: pages stay full, offsets count visible rows
-        conditions.append(readable_sql.readable_models(_RM.c.name, readable))
-    if exclude_prompts:
-        conditions.append(sa.not_(_prompt()))
-    ordering = [
-        sort_key(_RM.c[k.key]).asc() if k.ascending else sort_key(_RM.c[k.key]).desc()
-        for k in order_by
-    ]
-    query = sa.select(_RM).where(*conditions).order_by(*ordering).offset(offset).limit(limit)
+    query = registry_search.page_query(
+        _RM,
+        _TAGS,
+        ("workspace", "name"),
+        [_RM.c.workspace == WORKSPACE],
+        filters,
+        order_by,
+        exclude_prompts,
+        offset,
+        limit,
+        readable,
+    )
     return _load(conn, conn.execute(query).all())
